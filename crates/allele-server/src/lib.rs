@@ -1,1 +1,109 @@
-//! placeholder
+//! allele's HTTP server: Segment-compatible ingest, profiles, and operations
+//! endpoints, over the embedded store.
+
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod ops;
+pub mod profiles;
+
+use allele_store::SqliteStore;
+use axum::Router;
+use axum::http::{Method, header};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Decompressed bytes accepted in one batch (`--max-batch-bytes`).
+    pub max_batch_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_batch_bytes: allele_types::segment::DEFAULT_MAX_BATCH_BYTES,
+        }
+    }
+}
+
+pub struct AppState {
+    pub store: SqliteStore,
+    pub config: Config,
+    pub keys: auth::KeyCache,
+}
+
+impl AppState {
+    pub fn new(store: SqliteStore, config: Config) -> Arc<AppState> {
+        let _ = ops::prometheus();
+        Arc::new(AppState {
+            store,
+            config,
+            keys: auth::KeyCache::default(),
+        })
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    // Browsers send Basic auth and Sec-GPC, so headers are mirrored rather
+    // than `*` (which never covers Authorization).
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600));
+    let ingest = Router::new()
+        .route("/v1/batch", post(ingest::batch))
+        .route("/v1/import", post(ingest::batch))
+        .route("/v1/{kind}", post(ingest::single))
+        .layer(cors);
+    Router::new()
+        .merge(ingest)
+        .route("/v1/profiles/{reference}", get(profiles::get_profile))
+        .route("/v1/profiles/{reference}/events", get(profiles::get_events))
+        .route("/v1/profiles/{reference}/unmerge", post(profiles::unmerge))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/docs/errors", get(ops::error_page))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}
+
+/// Serve until SIGTERM or Ctrl-C, then stop accepting, finish in-flight
+/// requests, and let the writer drain.
+pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; draining");
+}

@@ -1,1 +1,178 @@
-//! placeholder
+//! The embedded store: one SQLite file per data directory, written by a
+//! single group-committing writer and read through a small connection pool.
+//!
+//! Acknowledgement contract: [`SqliteStore::ingest`] returns only after the
+//! transaction holding the events (and their messageIds) has been committed
+//! with `synchronous=FULL`, i.e. fsync'd.
+
+pub mod identity;
+pub mod ingest;
+pub mod keys;
+pub mod read;
+mod schema;
+pub mod writer;
+
+use allele_types::segment::Message;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+pub use ingest::IngestSummary;
+pub use keys::{NewWorkspace, Role};
+pub use read::{EventPage, ProfileView};
+
+pub const DB_FILE: &str = "allele.db";
+const READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored json is corrupt: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the data directory is full")]
+    Full,
+    #[error("the writer queue is full")]
+    Overloaded,
+    #[error("the store is shut down")]
+    Closed,
+    #[error("no profile answers to this reference")]
+    ProfileNotFound,
+    #[error("the profile has no merge to undo")]
+    MergeNotFound,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// SQLite reports a full disk as an error code, not an io error.
+    pub fn is_full(&self) -> bool {
+        match self {
+            StoreError::Full => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => {
+                err.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+}
+
+fn clone_error(err: &StoreError) -> StoreError {
+    if err.is_full() {
+        return StoreError::Full;
+    }
+    match err {
+        StoreError::Overloaded => StoreError::Overloaded,
+        StoreError::Closed => StoreError::Closed,
+        StoreError::ProfileNotFound => StoreError::ProfileNotFound,
+        StoreError::MergeNotFound => StoreError::MergeNotFound,
+        other => StoreError::Invalid(other.to_string()),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: writer::WriterHandle,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in `dir`, run migrations, start the writer.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            reader.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")?;
+            readers.push(Mutex::new(reader));
+        }
+        let (writer, _thread) = writer::spawn(conn)?;
+        Ok(SqliteStore {
+            path,
+            writer,
+            readers: Arc::new(readers),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `work` in the writer's next group; resolves after the commit.
+    pub async fn write<T, F>(&self, weight: usize, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (sender, receiver) = oneshot::channel::<Result<T, StoreError>>();
+        let job = writer::Job {
+            weight,
+            work: Box::new(move |conn: &Connection| match work(conn) {
+                Ok(value) => {
+                    let reply: writer::Reply = Box::new(move |committed| {
+                        let _ = sender.send(committed.map(|()| value).map_err(clone_error));
+                    });
+                    Ok(reply)
+                }
+                Err(error) => {
+                    let message = clone_error(&error);
+                    let reply: writer::Reply = Box::new(move |_| {
+                        let _ = sender.send(Err(message));
+                    });
+                    Err((error, reply))
+                }
+            }),
+        };
+        self.writer.submit(job)?;
+        receiver.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Run `work` on a read connection off the async threads.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let Some(slot) = pool.get(index) else {
+                return Err(StoreError::Closed);
+            };
+            let conn = slot.lock().map_err(|_| StoreError::Closed)?;
+            work(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn ingest(
+        &self,
+        ws: &str,
+        messages: Vec<Message>,
+    ) -> Result<IngestSummary, StoreError> {
+        let ws = ws.to_string();
+        let weight = messages.len();
+        self.write(weight, move |conn| {
+            ingest::apply(conn, &ws, messages, now_ms())
+        })
+        .await
+    }
+}

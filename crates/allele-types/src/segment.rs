@@ -161,6 +161,16 @@ pub fn parse_single(body: &[u8], kind: MessageType, meta: RequestMeta) -> Result
     })
 }
 
+/// Normalise one already-parsed object (used by `allele import` for JSONL
+/// lines and mapped CSV rows). `kind` overrides the object's `type`.
+pub fn parse_message(
+    object: Map<String, Value>,
+    kind: Option<MessageType>,
+    meta: RequestMeta,
+) -> Result<Message, ApiError> {
+    normalise(object, kind, None, meta)
+}
+
 fn parse_raw_event(
     raw: &RawValue,
     kind: Option<MessageType>,

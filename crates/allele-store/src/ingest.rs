@@ -1,0 +1,284 @@
+//! Applying a batch of messages inside the writer's transaction: dedupe,
+//! identity resolution, profile state, consent signals, the event row.
+
+use crate::StoreError;
+use crate::identity::{Found, Resolver, cause_of, new_id, trait_identities};
+use allele_types::segment::{Message, MessageType};
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestSummary {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// GPC is recorded as this purpose refused on every channel.
+pub const GPC_PURPOSE: &str = "dpv:SellDataToThirdParties";
+
+pub fn apply(
+    conn: &Connection,
+    ws: &str,
+    mut messages: Vec<Message>,
+    now: i64,
+) -> Result<IngestSummary, StoreError> {
+    let mut summary = IngestSummary::default();
+    let mut seen = HashSet::with_capacity(messages.len());
+    messages.retain(|m| {
+        let first = seen.insert(m.message_id.clone());
+        if !first {
+            summary.duplicates += 1;
+        }
+        first
+    });
+    // Event time, then id: the same batch resolves the same way in any order.
+    messages.sort_by(|a, b| (a.timestamp, &a.message_id).cmp(&(b.timestamp, &b.message_id)));
+    let resolver = Resolver { conn, ws, now };
+    let mut exists =
+        conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND message_id = ?2")?;
+    for message in messages {
+        if exists.exists(params![ws, message.message_id])? {
+            summary.duplicates += 1;
+            continue;
+        }
+        let owner = resolve_owner(&resolver, &message)?;
+        let seq = insert_event(conn, ws, &owner, &message)?;
+        update_state(conn, &owner, &message, seq)?;
+        if message.gpc {
+            record_gpc(&resolver, &owner)?;
+        }
+        summary.accepted += 1;
+    }
+    metrics::counter!("allele_ingest_events_total").increment(summary.accepted as u64);
+    metrics::counter!("allele_ingest_duplicates_total").increment(summary.duplicates as u64);
+    Ok(summary)
+}
+
+fn ensure(
+    resolver: &Resolver,
+    kind: &str,
+    value: &str,
+    cause: &Value,
+) -> Result<Found, StoreError> {
+    if let Some(found) = resolver.lookup(kind, value)? {
+        return Ok(found);
+    }
+    let id = resolver.create_profile()?;
+    resolver.claim(kind, value, &id, cause)?;
+    Ok(Found {
+        owner: id.clone(),
+        root: id,
+    })
+}
+
+/// The profile that owns this event: the owner of its userId, else of its
+/// anonymousId. Links and merges identities along the way.
+fn resolve_owner(resolver: &Resolver, message: &Message) -> Result<String, StoreError> {
+    let kind = message.kind.as_str();
+    let id = &message.message_id;
+    if message.kind == MessageType::Alias
+        && let (Some(user), Some(previous)) = (&message.user_id, &message.previous_id)
+    {
+        let cause = cause_of(id, kind, "alias");
+        let target = ensure(resolver, "user_id", user, &cause)?;
+        let previous_found = match resolver.lookup("user_id", previous)? {
+            Some(found) => Some(found),
+            None => resolver.lookup("anonymous_id", previous)?,
+        };
+        match previous_found {
+            Some(found) if found.root != target.root => {
+                resolver.merge(&found.root, &target.root, &cause)?
+            }
+            Some(_) => {}
+            None => {
+                resolver.claim("anonymous_id", previous, &target.owner, &cause)?;
+            }
+        }
+        link_traits(resolver, message, &target.owner)?;
+        return Ok(target.owner);
+    }
+
+    let owner = match (&message.user_id, &message.anonymous_id) {
+        (Some(user), anonymous) => {
+            let cause = cause_of(id, kind, "user_id");
+            let by_user = resolver.lookup("user_id", user)?;
+            let by_anonymous = match anonymous {
+                Some(anon) => resolver.lookup("anonymous_id", anon)?,
+                None => None,
+            };
+            match (by_user, by_anonymous) {
+                (Some(found_user), Some(found_anon)) => {
+                    if found_user.root != found_anon.root {
+                        let cause = cause_of(id, kind, "anonymous_id");
+                        resolver.merge_implicit(&found_anon.root, &found_user.root, &cause)?;
+                    }
+                    found_user.owner
+                }
+                (Some(found_user), None) => {
+                    if let Some(anon) = anonymous {
+                        resolver.claim("anonymous_id", anon, &found_user.owner, &cause)?;
+                    }
+                    found_user.owner
+                }
+                (None, Some(found_anon)) => {
+                    if resolver.user_ids(&found_anon.root)?.is_empty() {
+                        resolver.claim("user_id", user, &found_anon.owner, &cause)?;
+                        found_anon.owner
+                    } else {
+                        // The device belongs to someone else: a new person, no merge.
+                        let created = resolver.create_profile()?;
+                        resolver.claim("user_id", user, &created, &cause)?;
+                        resolver.refuse(
+                            &created,
+                            Some(&found_anon.root),
+                            "both profiles carry a different user_id",
+                            &cause_of(id, kind, "anonymous_id"),
+                        )?;
+                        created
+                    }
+                }
+                (None, None) => {
+                    let created = resolver.create_profile()?;
+                    resolver.claim("user_id", user, &created, &cause)?;
+                    if let Some(anon) = anonymous {
+                        resolver.claim("anonymous_id", anon, &created, &cause)?;
+                    }
+                    created
+                }
+            }
+        }
+        (None, Some(anon)) => {
+            ensure(
+                resolver,
+                "anonymous_id",
+                anon,
+                &cause_of(id, kind, "anonymous_id"),
+            )?
+            .owner
+        }
+        (None, None) => {
+            return Err(StoreError::Invalid(
+                "event has neither `userId` nor `anonymousId`".into(),
+            ));
+        }
+    };
+    link_traits(resolver, message, &owner)?;
+    Ok(owner)
+}
+
+/// Identity traits (email, phone) link or merge profiles.
+fn link_traits(resolver: &Resolver, message: &Message, owner: &str) -> Result<(), StoreError> {
+    let traits = if message.kind == MessageType::Identify {
+        &message.traits
+    } else {
+        &Map::new()
+    };
+    for (kind, value) in trait_identities(traits, &message.context_traits) {
+        let cause = cause_of(&message.message_id, message.kind.as_str(), &kind);
+        match resolver.lookup(&kind, &value)? {
+            None => {
+                resolver.claim(&kind, &value, owner, &cause)?;
+            }
+            Some(found) => {
+                let root = resolver
+                    .root_of(owner)?
+                    .unwrap_or_else(|| owner.to_string());
+                if found.root != root {
+                    resolver.merge_implicit(&found.root, &root, &cause)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_event(
+    conn: &Connection,
+    ws: &str,
+    owner: &str,
+    message: &Message,
+) -> Result<i64, StoreError> {
+    let body = serde_json::to_string(&message.body)?;
+    conn.prepare_cached(
+        "INSERT INTO events (workspace_id, message_id, profile_id, type, name, ts, received_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        ws,
+        message.message_id,
+        owner,
+        message.kind.as_str(),
+        message.name,
+        message.timestamp.as_millisecond(),
+        message.received_at.as_millisecond(),
+        body
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Counts, first/last seen, and identify traits, last write wins by
+/// (event time, ledger order).
+fn update_state(
+    conn: &Connection,
+    owner: &str,
+    message: &Message,
+    seq: i64,
+) -> Result<(), StoreError> {
+    let ts = message.timestamp.as_millisecond();
+    conn.prepare_cached(
+        "UPDATE profiles SET event_count = event_count + 1,
+             first_seen = MIN(COALESCE(first_seen, ?2), ?2),
+             last_seen = MAX(COALESCE(last_seen, ?2), ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![owner, ts])?;
+    if message.kind != MessageType::Identify || message.traits.is_empty() {
+        return Ok(());
+    }
+    let (traits_text, times_text): (String, String) = conn
+        .prepare_cached("SELECT traits, trait_times FROM profiles WHERE id = ?1")?
+        .query_row([owner], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let mut traits: Map<String, Value> = serde_json::from_str(&traits_text)?;
+    let mut times: Map<String, Value> = serde_json::from_str(&times_text)?;
+    for (key, value) in &message.traits {
+        let newer = match times.get(key).and_then(crate::read::trait_time) {
+            Some(existing) => (ts, seq) >= existing,
+            None => true,
+        };
+        if newer {
+            traits.insert(key.clone(), value.clone());
+            times.insert(key.clone(), Value::from(vec![ts, seq]));
+        }
+    }
+    conn.prepare_cached("UPDATE profiles SET traits = ?2, trait_times = ?3 WHERE id = ?1")?
+        .execute(params![
+            owner,
+            serde_json::to_string(&traits)?,
+            serde_json::to_string(&times)?
+        ])?;
+    Ok(())
+}
+
+/// `Sec-GPC: 1` is an opt-out of sale/sharing; recorded once per profile.
+fn record_gpc(resolver: &Resolver, owner: &str) -> Result<(), StoreError> {
+    let already: bool = resolver
+        .conn
+        .prepare_cached(
+            "SELECT status = 'refused' AND source = 'gpc' FROM consents
+             WHERE profile_id = ?1 AND purpose = ?2 AND channel = '*' ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row(params![owner, GPC_PURPOSE], |row| row.get(0))
+        .unwrap_or(false);
+    if already {
+        return Ok(());
+    }
+    resolver
+        .conn
+        .prepare_cached(
+            "INSERT INTO consents (workspace_id, profile_id, purpose, channel, status, source, receipt_id, at)
+             VALUES (?1, ?2, ?3, '*', 'refused', 'gpc', ?4, ?5)",
+        )?
+        .execute(params![resolver.ws, owner, GPC_PURPOSE, new_id("rcpt_"), resolver.now])?;
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Reads: resolving references, the merged profile view, the timeline.
+
+use crate::StoreError;
+use allele_types::profile_ref::ProfileRef;
+use allele_types::segment::format_time;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsentRecord {
+    pub purpose: String,
+    pub channel: String,
+    pub status: String,
+    pub updated_at: String,
+    pub source: String,
+    pub receipt_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileView {
+    pub id: String,
+    pub identities: Vec<Identity>,
+    pub traits: Map<String, Value>,
+    pub computed: Map<String, Value>,
+    pub segments: Vec<String>,
+    /// purpose → channel → the newest record.
+    pub consent: Map<String, Value>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub event_count: i64,
+    /// Profiles merged into this one (their ids keep resolving here).
+    pub merged: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPage {
+    pub events: Vec<Value>,
+    pub next_before: Option<String>,
+}
+
+/// `[ts, seq]` as stored in `trait_times`.
+pub fn trait_time(value: &Value) -> Option<(i64, i64)> {
+    let pair = value.as_array()?;
+    Some((pair.first()?.as_i64()?, pair.get(1)?.as_i64()?))
+}
+
+fn millis_to_text(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(format_time)
+        .unwrap_or_default()
+}
+
+/// The root profile a reference resolves to, following merges.
+pub fn resolve(
+    conn: &Connection,
+    ws: &str,
+    profile_ref: &ProfileRef,
+) -> Result<Option<String>, StoreError> {
+    let root = match profile_ref {
+        ProfileRef::Id(id) => conn
+            .prepare_cached("SELECT root_id FROM profiles WHERE id = ?1 AND workspace_id = ?2")?
+            .query_row(params![id, ws], |row| row.get(0))
+            .optional()?,
+        ProfileRef::Identity { kind, value } => {
+            let value = crate::identity::normalise_identity(kind, &Value::String(value.clone()))
+                .unwrap_or_else(|| value.clone());
+            conn.prepare_cached(
+                "SELECT p.root_id FROM identities i JOIN profiles p ON p.id = i.profile_id
+                 WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.value = ?3",
+            )?
+            .query_row(params![ws, kind, value], |row| row.get(0))
+            .optional()?
+        }
+    };
+    Ok(root)
+}
+
+/// The profile a reference names directly (not its root): used by unmerge.
+pub fn resolve_owner(
+    conn: &Connection,
+    ws: &str,
+    profile_ref: &ProfileRef,
+) -> Result<Option<String>, StoreError> {
+    match profile_ref {
+        ProfileRef::Id(id) => Ok(conn
+            .prepare_cached("SELECT id FROM profiles WHERE id = ?1 AND workspace_id = ?2")?
+            .query_row(params![id, ws], |row| row.get(0))
+            .optional()?),
+        ProfileRef::Identity { kind, value } => {
+            let value = crate::identity::normalise_identity(kind, &Value::String(value.clone()))
+                .unwrap_or_else(|| value.clone());
+            Ok(conn
+                .prepare_cached("SELECT profile_id FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")?
+                .query_row(params![ws, kind, value], |row| row.get(0))
+                .optional()?)
+        }
+    }
+}
+
+pub fn members(conn: &Connection, root: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM profiles WHERE root_id = ?1 ORDER BY created_at, id")?;
+    let ids = stmt
+        .query_map([root], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(ids)
+}
+
+/// Fold the members of a merged profile into one view.
+pub fn profile(conn: &Connection, root: &str) -> Result<ProfileView, StoreError> {
+    let mut traits = Map::new();
+    let mut winning: std::collections::HashMap<String, (i64, i64)> =
+        std::collections::HashMap::new();
+    let mut first_seen: Option<i64> = None;
+    let mut last_seen: Option<i64> = None;
+    let mut event_count = 0;
+    let mut member_ids = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, traits, trait_times, first_seen, last_seen, event_count FROM profiles
+         WHERE root_id = ?1 ORDER BY created_at, id",
+    )?;
+    let mut rows = stmt.query([root])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let member_traits: Map<String, Value> = serde_json::from_str(&row.get::<_, String>(1)?)?;
+        let member_times: Map<String, Value> = serde_json::from_str(&row.get::<_, String>(2)?)?;
+        for (key, value) in member_traits {
+            let Some(time) = member_times.get(&key).and_then(trait_time) else {
+                continue;
+            };
+            if winning.get(&key).is_none_or(|existing| time > *existing) {
+                winning.insert(key.clone(), time);
+                traits.insert(key, value);
+            }
+        }
+        if let Some(seen) = row.get::<_, Option<i64>>(3)? {
+            first_seen = Some(first_seen.map_or(seen, |f| f.min(seen)));
+        }
+        if let Some(seen) = row.get::<_, Option<i64>>(4)? {
+            last_seen = Some(last_seen.map_or(seen, |l| l.max(seen)));
+        }
+        event_count += row.get::<_, i64>(5)?;
+        member_ids.push(id);
+    }
+    if member_ids.is_empty() {
+        return Err(StoreError::ProfileNotFound);
+    }
+    traits.retain(|_, value| !value.is_null());
+    let identities = identities(conn, root)?;
+    let consent = consent_state(conn, root)?;
+    let merged = member_ids.into_iter().filter(|id| id != root).collect();
+    Ok(ProfileView {
+        id: root.to_string(),
+        identities,
+        traits,
+        computed: Map::new(),
+        segments: Vec::new(),
+        consent,
+        first_seen: first_seen.map(millis_to_text),
+        last_seen: last_seen.map(millis_to_text),
+        event_count,
+        merged,
+    })
+}
+
+fn identities(conn: &Connection, root: &str) -> Result<Vec<Identity>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.kind, i.value FROM identities i JOIN profiles p ON p.id = i.profile_id
+         WHERE p.root_id = ?1 ORDER BY i.created_at, i.kind, i.value",
+    )?;
+    let ids = stmt
+        .query_map([root], |row| {
+            Ok(Identity {
+                kind: row.get(0)?,
+                value: row.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
+/// The consent ledger of a merged profile, oldest first.
+pub fn consent_ledger(conn: &Connection, root: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.purpose, c.channel, c.status, c.at, c.source, c.receipt_id FROM consents c
+         JOIN profiles p ON p.id = c.profile_id WHERE p.root_id = ?1 ORDER BY c.seq",
+    )?;
+    let records = stmt
+        .query_map([root], |row| {
+            Ok(ConsentRecord {
+                purpose: row.get(0)?,
+                channel: row.get(1)?,
+                status: row.get(2)?,
+                updated_at: millis_to_text(row.get(3)?),
+                source: row.get(4)?,
+                receipt_id: row.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(records)
+}
+
+fn consent_state(conn: &Connection, root: &str) -> Result<Map<String, Value>, StoreError> {
+    let mut state = Map::new();
+    for record in consent_ledger(conn, root)? {
+        let channels = state
+            .entry(record.purpose.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(channels) = channels {
+            channels.insert(record.channel.clone(), serde_json::to_value(&record)?);
+        }
+    }
+    Ok(state)
+}
+
+fn encode_cursor(ts: i64, seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{ts}:{seq}"))
+}
+
+pub fn decode_cursor(text: &str) -> Option<(i64, i64)> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (ts, seq) = text.split_once(':')?;
+    Some((ts.parse().ok()?, seq.parse().ok()?))
+}
+
+/// Newest first; `(ts, seq)` orders ties so paging never skips or repeats.
+pub fn events(
+    conn: &Connection,
+    root: &str,
+    limit: usize,
+    before: Option<(i64, i64)>,
+) -> Result<EventPage, StoreError> {
+    let (before_ts, before_seq) = before.unwrap_or((i64::MAX, i64::MAX));
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.ts, e.seq, e.body FROM events e
+         WHERE e.profile_id IN (SELECT id FROM profiles WHERE root_id = ?1)
+           AND (e.ts < ?2 OR (e.ts = ?2 AND e.seq < ?3))
+         ORDER BY e.ts DESC, e.seq DESC LIMIT ?4",
+    )?;
+    let mut rows = stmt.query(params![root, before_ts, before_seq, (limit + 1) as i64])?;
+    let mut events = Vec::with_capacity(limit);
+    let mut last = None;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if events.len() == limit {
+            more = true;
+            break;
+        }
+        let ts: i64 = row.get(0)?;
+        let seq: i64 = row.get(1)?;
+        let body: Map<String, Value> = serde_json::from_str(&row.get::<_, String>(2)?)?;
+        events.push(timeline_entry(body));
+        last = Some((ts, seq));
+    }
+    let next_before = if more {
+        last.map(|(ts, seq)| encode_cursor(ts, seq))
+    } else {
+        None
+    };
+    Ok(EventPage {
+        events,
+        next_before,
+    })
+}
+
+fn timeline_entry(mut body: Map<String, Value>) -> Value {
+    let mut entry = Map::new();
+    for key in [
+        "messageId",
+        "type",
+        "event",
+        "name",
+        "userId",
+        "anonymousId",
+        "previousId",
+        "groupId",
+        "timestamp",
+        "properties",
+        "traits",
+        "context",
+    ] {
+        if let Some(value) = body.remove(key) {
+            entry.insert(key.to_string(), value);
+        }
+    }
+    Value::Object(entry)
+}

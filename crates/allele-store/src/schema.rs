@@ -1,0 +1,128 @@
+//! Schema and connection settings for the embedded SQLite store.
+
+use rusqlite::Connection;
+
+/// Bumped whenever `MIGRATIONS` grows; stored in `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE workspaces (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    signing_key BLOB NOT NULL
+);
+CREATE TABLE api_keys (
+    hash         TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    role         TEXT NOT NULL,
+    prefix       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+);
+-- One row per profile as first created. `root_id` is the surviving profile
+-- after merges; `merged_into` is the edge a merge adds and an unmerge removes.
+-- State columns hold only what this profile's own events contributed, so a
+-- merged view is a fold over the members and an unmerge needs no replay.
+CREATE TABLE profiles (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    root_id      TEXT NOT NULL,
+    merged_into  TEXT,
+    created_at   INTEGER NOT NULL,
+    traits       TEXT NOT NULL DEFAULT '{}',
+    trait_times  TEXT NOT NULL DEFAULT '{}',
+    first_seen   INTEGER,
+    last_seen    INTEGER,
+    event_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX profiles_root ON profiles(root_id);
+CREATE INDEX profiles_merged_into ON profiles(merged_into);
+-- Each identity is owned by the profile that first claimed it.
+CREATE TABLE identities (
+    workspace_id TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    value        TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, kind, value)
+) WITHOUT ROWID;
+CREATE INDEX identities_profile ON identities(profile_id);
+-- The seen-messageId record is this unique index, committed with the events.
+CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    name         TEXT,
+    ts           INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_message ON events(workspace_id, message_id);
+CREATE INDEX events_profile_time ON events(profile_id, ts, seq);
+CREATE TABLE merges (
+    id           INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    from_profile TEXT NOT NULL,
+    into_profile TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    undone_at    INTEGER
+);
+CREATE INDEX merges_into ON merges(into_profile);
+CREATE INDEX merges_from ON merges(from_profile);
+-- Merges that a guard refused, and identities a per-type limit kept out.
+CREATE TABLE merge_refusals (
+    id           INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    profile_a    TEXT NOT NULL,
+    profile_b    TEXT,
+    reason       TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    at           INTEGER NOT NULL
+);
+-- Pairs an unmerge separated; implicit merges between them are refused.
+CREATE TABLE merge_blocks (
+    profile_a TEXT NOT NULL,
+    profile_b TEXT NOT NULL,
+    PRIMARY KEY (profile_a, profile_b)
+) WITHOUT ROWID;
+-- Append-only consent ledger; ledger order (seq) decides which record is newest.
+CREATE TABLE consents (
+    seq          INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    receipt_id   TEXT NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX consents_profile ON consents(profile_id, seq);
+"#];
+
+/// Settings every connection gets. `synchronous=FULL` makes each commit
+/// durable before we acknowledge; `secure_delete` keeps erased bytes off disk.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         PRAGMA synchronous=FULL;
+         PRAGMA secure_delete=ON;
+         PRAGMA foreign_keys=ON;
+         PRAGMA busy_timeout=10000;
+         PRAGMA cache_size=-65536;
+         PRAGMA temp_store=MEMORY;",
+    )
+}
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

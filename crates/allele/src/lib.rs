@@ -1,0 +1,6 @@
+//! The `allele` binary's library half: the CLI and the offline importer, kept
+//! in a library so that tests and fuzz targets can reach them.
+
+pub mod cli;
+pub mod import;
+pub mod mapping;

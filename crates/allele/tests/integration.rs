@@ -1,0 +1,18 @@
+//! The one integration-test binary: every module below shares it, so the
+//! workspace links a single test executable.
+
+#[path = "it/common.rs"]
+mod common;
+
+#[path = "it/clients.rs"]
+mod clients;
+#[path = "it/conformance.rs"]
+mod conformance;
+#[path = "it/durability.rs"]
+mod durability;
+#[path = "it/identity.rs"]
+mod identity;
+#[path = "it/import.rs"]
+mod import;
+#[path = "it/profiles.rs"]
+mod profiles;
