@@ -56,13 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600));
-    let ingest = Router::new()
+    Router::new()
         .route("/v1/batch", post(ingest::batch))
         .route("/v1/import", post(ingest::batch))
         .route("/v1/{kind}", post(ingest::single))
-        .layer(cors);
-    Router::new()
-        .merge(ingest)
         .route("/v1/profiles/{reference}", get(profiles::get_profile))
         .route("/v1/profiles/{reference}/events", get(profiles::get_events))
         .route("/v1/profiles/{reference}/unmerge", post(profiles::unmerge))
@@ -74,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(cors)
         .with_state(state)
 }
 

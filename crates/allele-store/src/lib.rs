@@ -111,6 +111,15 @@ impl SqliteStore {
         })
     }
 
+    /// Fold the WAL back into the database file (on clean shutdown and after
+    /// erasure), so no deleted bytes linger in the log.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
