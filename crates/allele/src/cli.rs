@@ -49,6 +49,8 @@ enum Command {
     },
     /// Import offline touchpoints from CSV or JSONL (idempotent, resumable).
     Import(import::ImportArgs),
+    /// A temporary server with synthetic customers and a summary of the story.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -171,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Import(args) => import::run(args).await,
+        Command::Demo(args) => crate::demo::run(args).await,
     }
 }
 

@@ -2,5 +2,6 @@
 //! in a library so that tests and fuzz targets can reach them.
 
 pub mod cli;
+pub mod demo;
 pub mod import;
 pub mod mapping;

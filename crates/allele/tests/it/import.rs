@@ -9,8 +9,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn init(data: &Path) {
-    let out = Command::new(bin()).args(["init", "--data"]).arg(data).output().expect("init");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["init", "--data"])
+        .arg(data)
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn import(data: &Path, file: &Path, extra: &[&str]) -> Value {
@@ -21,7 +29,11 @@ fn import(data: &Path, file: &Path, extra: &[&str]) -> Value {
         .args(extra)
         .output()
         .expect("import");
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("summary json")
 }
 
@@ -31,11 +43,23 @@ fn write_csv(path: &Path, rows: usize) -> usize {
     writeln!(file, "customer,store,sku,amount,ts").expect("write");
     let mut valid = 0;
     for i in 0..rows {
-        let customer = if i % 100 == 99 { String::new() } else { format!("pos-{}", i % 50) };
+        let customer = if i % 100 == 99 {
+            String::new()
+        } else {
+            format!("pos-{}", i % 50)
+        };
         if !customer.is_empty() {
             valid += 1;
         }
-        writeln!(file, "{customer},store-{},sku-{},{}.5,2026-01-0{}T10:00:00Z", i % 7, i % 13, i % 90, 1 + i % 9).expect("write");
+        writeln!(
+            file,
+            "{customer},store-{},sku-{},{}.5,2026-01-0{}T10:00:00Z",
+            i % 7,
+            i % 13,
+            i % 90,
+            1 + i % 9
+        )
+        .expect("write");
     }
     valid
 }
@@ -62,9 +86,13 @@ fn csv_import_is_idempotent_and_reports_rejects() {
     let first = import(&data, &csv, &["--map", MAP]);
     assert_eq!(first["accepted"], valid as u64, "{first}");
     assert_eq!(first["rejected"], 10, "{first}");
-    let rejects = std::fs::read_to_string(first["rejects_file"].as_str().expect("path")).expect("rejects");
+    let rejects =
+        std::fs::read_to_string(first["rejects_file"].as_str().expect("path")).expect("rejects");
     assert_eq!(rejects.lines().count(), 10);
-    assert!(rejects.contains("neither `userId` nor `anonymousId`"), "{rejects}");
+    assert!(
+        rejects.contains("neither `userId` nor `anonymousId`"),
+        "{rejects}"
+    );
     let second = import(&data, &csv, &["--map", MAP]);
     assert_eq!(second["accepted"], 0, "{second}");
     assert_eq!(second["duplicates"], valid as u64, "{second}");
@@ -109,7 +137,13 @@ fn killed_import_resumes_without_loss_or_duplicates() {
     let mut killed = false;
     while Instant::now() < deadline {
         let checkpointed = std::fs::read_dir(&imports)
-            .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".checkpoint.json")))
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .ends_with(".checkpoint.json")
+                })
+            })
             .unwrap_or(false);
         if checkpointed {
             let _ = child.kill();
@@ -122,13 +156,23 @@ fn killed_import_resumes_without_loss_or_duplicates() {
         std::thread::sleep(Duration::from_millis(2));
     }
     let resumed = import(&data, &csv, &["--map", MAP]);
-    eprintln!("import killed mid-way: {killed}; resumed at line {}", resumed["resumed_from_line"]);
+    eprintln!(
+        "import killed mid-way: {killed}; resumed at line {}",
+        resumed["resumed_from_line"]
+    );
     if killed {
-        assert!(resumed["resumed_from_line"].as_u64().unwrap_or(0) > 1, "{resumed}");
+        assert!(
+            resumed["resumed_from_line"].as_u64().unwrap_or(0) > 1,
+            "{resumed}"
+        );
     }
     let mut server = Server::spawn(&data, &[], None);
     server.admin_key = created_admin_key(&data);
-    assert_eq!(total_events(&server), valid as i64, "after resume: {resumed}");
+    assert_eq!(
+        total_events(&server),
+        valid as i64,
+        "after resume: {resumed}"
+    );
 }
 
 #[test]
@@ -151,7 +195,8 @@ fn jsonl_import_takes_segment_messages() {
     let summary = import(&data, &file, &[]);
     assert_eq!(summary["accepted"], 2, "{summary}");
     assert_eq!(summary["rejected"], 2, "{summary}");
-    let rejects = std::fs::read_to_string(summary["rejects_file"].as_str().expect("path")).expect("rejects");
+    let rejects =
+        std::fs::read_to_string(summary["rejects_file"].as_str().expect("path")).expect("rejects");
     assert!(rejects.contains("malformed json"), "{rejects}");
     assert!(rejects.contains("\"line\":4"), "{rejects}");
 }
@@ -163,11 +208,21 @@ fn import_errors_are_one_clear_line() {
     init(&data);
     let csv = dir.path().join("x.csv");
     std::fs::write(&csv, "a,b\n1,2\n").expect("write");
-    let out = Command::new(bin()).args(["import", "--map", "user_id=nope", "--data"]).arg(&data).arg(&csv).output().expect("run");
+    let out = Command::new(bin())
+        .args(["import", "--map", "user_id=nope", "--data"])
+        .arg(&data)
+        .arg(&csv)
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("column `nope`"), "{stderr}");
-    let out = Command::new(bin()).args(["import", "--data"]).arg(&data).arg(dir.path().join("missing.csv")).output().expect("run");
+    let out = Command::new(bin())
+        .args(["import", "--data"])
+        .arg(&data)
+        .arg(dir.path().join("missing.csv"))
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
 }

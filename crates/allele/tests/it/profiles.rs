@@ -31,7 +31,10 @@ fn paging_never_skips_or_repeats_when_timestamps_tie() {
             let ts = event["timestamp"].as_str().expect("ts").to_string();
             assert!(ts <= last_ts, "not newest first: {ts} after {last_ts}");
             last_ts = ts;
-            assert!(seen.insert(event["messageId"].as_str().expect("id").to_string()), "repeated {event}");
+            assert!(
+                seen.insert(event["messageId"].as_str().expect("id").to_string()),
+                "repeated {event}"
+            );
         }
         match page["next_before"].as_str() {
             Some(cursor) => before = Some(cursor.to_string()),
@@ -62,24 +65,32 @@ fn unmerge_over_http_splits_exactly_and_sticks() {
     assert_eq!(merged["event_count"], 4);
     assert_eq!(merged["traits"], json!({"colour": "red", "plan": "pro"}));
     // The merged-away id still resolves to the survivor.
-    let (status, by_old_id) = server.admin_get(&format!("/v1/profiles/{}", anon_before["id"].as_str().expect("id")));
+    let (status, by_old_id) = server.admin_get(&format!(
+        "/v1/profiles/{}",
+        anon_before["id"].as_str().expect("id")
+    ));
     assert_eq!(status, 200);
     assert_eq!(by_old_id["id"], user_before["id"]);
 
-    let (status, outcome) = server.admin_post(&format!("/v1/profiles/anonymous_id:{u}-anon/unmerge"), None);
+    let (status, outcome) =
+        server.admin_post(&format!("/v1/profiles/anonymous_id:{u}-anon/unmerge"), None);
     assert_eq!(status, 200, "{outcome}");
     let (_, anon_after) = server.admin_get(&format!("/v1/profiles/anonymous_id:{u}-anon"));
     let (_, user_after) = server.admin_get(&format!("/v1/profiles/user_id:{u}-user"));
     assert_eq!(anon_after, anon_before);
     assert_eq!(user_after["traits"], user_before["traits"]);
-    assert_eq!(user_after["event_count"], 2, "the login event stays with the userId");
+    assert_eq!(
+        user_after["event_count"], 2,
+        "the login event stays with the userId"
+    );
     // Seen together again, they are not re-merged implicitly.
     let again = json!({"userId": format!("{u}-user"), "anonymousId": format!("{u}-anon"), "event": "Login", "timestamp": "2026-01-01T00:00:04Z"});
     assert_eq!(server.post("/v1/track", &again).0, 200);
     let (_, still_apart) = server.admin_get(&format!("/v1/profiles/anonymous_id:{u}-anon"));
     assert_eq!(still_apart["id"], anon_before["id"]);
     // Nothing left to undo.
-    let (status, err) = server.admin_post(&format!("/v1/profiles/anonymous_id:{u}-anon/unmerge"), None);
+    let (status, err) =
+        server.admin_post(&format!("/v1/profiles/anonymous_id:{u}-anon/unmerge"), None);
     assert_eq!(status, 404, "{err}");
     assert_eq!(err["code"], "merge_not_found");
 }
@@ -91,23 +102,45 @@ fn cors_preflight_allows_browser_clients() {
         .request(reqwest::Method::OPTIONS, format!("{}/v1/track", server.url))
         .header("Origin", "https://shop.example")
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "authorization,content-type,sec-gpc")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,sec-gpc",
+        )
         .send()
         .expect("preflight");
     assert!(response.status().is_success());
     let headers = response.headers();
-    assert_eq!(headers["access-control-allow-origin"], "https://shop.example");
-    let allowed = headers["access-control-allow-headers"].to_str().expect("ascii").to_ascii_lowercase();
-    assert!(allowed.contains("authorization") && allowed.contains("sec-gpc"), "{allowed}");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii")
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("sec-gpc"),
+        "{allowed}"
+    );
 }
 
 #[test]
 fn metrics_count_ingest_and_rejects() {
     let server = Server::start();
     let user = unique("m");
-    assert_eq!(server.post("/v1/track", &json!({"userId": user, "event": "E"})).0, 200);
+    assert_eq!(
+        server
+            .post("/v1/track", &json!({"userId": user, "event": "E"}))
+            .0,
+        200
+    );
     assert_eq!(server.post("/v1/track", &json!({"event": "E"})).0, 400);
-    let text = client().get(format!("{}/metrics", server.url)).send().expect("metrics").text().expect("text");
+    let text = client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
     for needle in [
         "allele_ingest_events_total",
         "allele_commit_seconds_bucket",
@@ -121,9 +154,18 @@ fn metrics_count_ingest_and_rejects() {
 #[test]
 fn openapi_describes_every_route() {
     let server = Server::start();
-    let (status, spec) = crate::common::read(client().get(format!("{}/openapi.json", server.url)).send().expect("get"));
+    let (status, spec) = crate::common::read(
+        client()
+            .get(format!("{}/openapi.json", server.url))
+            .send()
+            .expect("get"),
+    );
     assert_eq!(status, 200);
-    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
     let source = include_str!("../../../allele-server/src/lib.rs");
     let mut routes = 0;
     for line in source.lines().filter(|l| l.contains(".route(\"")) {
@@ -131,7 +173,10 @@ fn openapi_describes_every_route() {
         routes += 1;
         if path == "/v1/{kind}" {
             for kind in ["identify", "track", "page", "screen", "group", "alias"] {
-                assert!(spec["paths"][format!("/v1/{kind}")].is_object(), "openapi lacks /v1/{kind}");
+                assert!(
+                    spec["paths"][format!("/v1/{kind}")].is_object(),
+                    "openapi lacks /v1/{kind}"
+                );
             }
             continue;
         }
