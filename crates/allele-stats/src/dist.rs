@@ -83,17 +83,13 @@ pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
     if t2 == 0.0 {
         return Some(1.0);
     }
-    // x = df/(df+t²) and 1 − x = t²/(df+t²) are formed separately so neither
-    // loses digits to cancellation when the other is close to 1
+    // I_x(df/2, 1/2) at x = df/(df+t²) is the two-sided tail itself. It is
+    // evaluated directly even when x is close to 1 (large df): the
+    // complement 1 − I_{1−x}(1/2, df/2) would round every tail below 1e-16
+    // to 0. statrs only switches to that complement internally when
+    // x ≥ (a+1)/(a+b+2), i.e. |t| below ~1.7, where p is not small.
     let x = df / (df + t2);
-    let p = if x < 0.5 {
-        beta::checked_beta_reg(df / 2.0, 0.5, x).ok()?
-    } else {
-        let one_minus_x = t2 / (df + t2);
-        // I_x(a,b) = 1 − I_{1−x}(b,a); the complement is not tiny here
-        // because x ≥ 1/2 means |t| ≤ √df, far from the tail
-        1.0 - beta::checked_beta_reg(0.5, df / 2.0, one_minus_x).ok()?
-    };
+    let p = beta::checked_beta_reg(df / 2.0, 0.5, x).ok()?;
     finite(p.clamp(0.0, 1.0))
 }
 
@@ -108,13 +104,35 @@ pub fn t_quantile(q: f64, df: f64) -> Option<f64> {
         return normal_quantile(q);
     }
     let tail = q.min(1.0 - q);
-    // two-sided tail 2·tail = I_x(df/2, 1/2) with x = df/(df+t²)
-    let x = beta::inv_beta_reg(df / 2.0, 0.5, 2.0 * tail);
-    if !(x > 0.0 && x <= 1.0) {
-        return None;
+    // statrs' inverse incomplete beta is a fine starting point but drifts
+    // by ~1e-4 at large df, so polish with Newton steps on ln sf(t), using
+    // the survival function above and an exact log-density
+    let start = beta::inv_beta_reg(df / 2.0, 0.5, 2.0 * tail);
+    let mut t = if start > 0.0 && start <= 1.0 {
+        (df * (1.0 - start) / start).sqrt()
+    } else {
+        -normal_quantile(tail)?
+    };
+    if !t.is_finite() || t <= 0.0 {
+        t = (-normal_quantile(tail)?).max(1e-8);
     }
-    let magnitude = (df * (1.0 - x) / x).sqrt();
-    let t = if q < 0.5 { -magnitude } else { magnitude };
+    let log_density_constant = -0.5 * df.ln() - crate::special::ln_beta(df / 2.0, 0.5);
+    for _ in 0..100 {
+        let upper_tail = t_two_sided_p(t, df)? / 2.0;
+        if !(upper_tail > 0.0) {
+            break;
+        }
+        let log_density = log_density_constant - 0.5 * (df + 1.0) * (t * t / df).ln_1p();
+        // d/dt ln sf(t) = −pdf/sf; the step solves ln sf(t) = ln tail
+        let step = (upper_tail.ln() - tail.ln()) / (log_density - upper_tail.ln()).exp();
+        let next = (t + step).max(t / 2.0);
+        let done = (next - t).abs() <= 1e-15 * t.abs();
+        t = next;
+        if done {
+            break;
+        }
+    }
+    let t = if q < 0.5 { -t } else { t };
     finite(t)
 }
 

@@ -40,7 +40,10 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
 
 /// The candidate closest to `wanted` by edit distance, when it is close
 /// enough to be a plausible typo.
-pub(crate) fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         let distance = edit_distance(wanted, candidate);

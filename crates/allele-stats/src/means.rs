@@ -158,5 +158,8 @@ pub fn relative_difference_interval(
             / (control.n as f64 * control_squared * control_squared);
     let relative = treatment.mean / control.mean - 1.0;
     let half_width = critical * variance.sqrt();
-    Some([finite(relative - half_width)?, finite(relative + half_width)?])
+    Some([
+        finite(relative - half_width)?,
+        finite(relative + half_width)?,
+    ])
 }

@@ -84,8 +84,7 @@ pub fn wilson_interval(proportion: Proportion, alpha: f64) -> Option<Interval> {
     let rate = proportion.successes as f64 / n;
     let denominator = 1.0 + critical_squared / n;
     let center = (rate + critical_squared / (2.0 * n)) / denominator;
-    let half_width = critical
-        * (rate * (1.0 - rate) / n + critical_squared / (4.0 * n * n)).sqrt()
+    let half_width = critical * (rate * (1.0 - rate) / n + critical_squared / (4.0 * n * n)).sqrt()
         / denominator;
     // rounding can push an endpoint a hair outside [0, 1] at 0 or n successes
     let low = (center - half_width).clamp(0.0, 1.0);
@@ -125,7 +124,11 @@ pub fn newcombe_difference_interval(
 /// sampling distribution. `None` when either arm has no conversions (the log
 /// ratio is unbounded).
 #[must_use]
-pub fn ratio_log_interval(treatment: Proportion, control: Proportion, alpha: f64) -> Option<Interval> {
+pub fn ratio_log_interval(
+    treatment: Proportion,
+    control: Proportion,
+    alpha: f64,
+) -> Option<Interval> {
     if !treatment.is_valid() || !control.is_valid() {
         return None;
     }
@@ -141,7 +144,10 @@ pub fn ratio_log_interval(treatment: Proportion, control: Proportion, alpha: f64
         + 1.0 / successes_control
         - 1.0 / control.trials as f64;
     let half_width = critical * variance.max(0.0).sqrt();
-    Some([finite((log_ratio - half_width).exp())?, finite((log_ratio + half_width).exp())?])
+    Some([
+        finite((log_ratio - half_width).exp())?,
+        finite((log_ratio + half_width).exp())?,
+    ])
 }
 
 /// Interval for the relative lift `treatment / control − 1`, from
@@ -172,5 +178,8 @@ pub fn wald_difference_interval(
         + rate_control * (1.0 - rate_control) / control.trials as f64;
     let difference = rate_treatment - rate_control;
     let half_width = critical * variance.sqrt();
-    Some([finite(difference - half_width)?, finite(difference + half_width)?])
+    Some([
+        finite(difference - half_width)?,
+        finite(difference + half_width)?,
+    ])
 }
