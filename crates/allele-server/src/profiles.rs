@@ -122,28 +122,20 @@ pub async fn unmerge(
         })?
     };
     let profile_ref = parse_ref(&reference)?;
-    let ws = principal.workspace.clone();
     let outcome = state
         .store
-        .write(1, move |conn| {
-            let owner =
-                read::resolve_owner(conn, &ws, &profile_ref)?.ok_or(StoreError::ProfileNotFound)?;
-            let resolver = allele_store::identity::Resolver {
-                conn,
-                ws: &ws,
-                now: allele_store::now_ms(),
-            };
+        .write_resolving(&principal.workspace, 1, move |resolver| {
+            let owner = read::resolve_owner(resolver.conn, resolver.ws, &profile_ref)?
+                .ok_or(StoreError::ProfileNotFound)?;
             let merge_id = match request.merge_id {
                 Some(id) => id,
-                None => resolver
-                    .merge_to_undo(&owner)?
-                    .ok_or(StoreError::MergeNotFound)?,
+                None => resolver.merge_to_undo(&owner)?.ok_or(StoreError::MergeNotFound)?,
             };
             let (from, into) = resolver.unmerge(merge_id)?;
             let into_root = resolver.root_of(&into)?.unwrap_or(into);
             Ok(json!({
                 "merge_id": merge_id,
-                "profiles": [read::profile(conn, &from)?, read::profile(conn, &into_root)?],
+                "profiles": [read::profile(resolver.conn, &from)?, read::profile(resolver.conn, &into_root)?],
             }))
         })
         .await?;

@@ -9,6 +9,7 @@
 //!   `user_id`, nor a pair an unmerge separated. `alias` is explicit and may.
 
 use crate::StoreError;
+use crate::cache::{IdentityCache, Lookup};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
@@ -29,6 +30,7 @@ pub struct Resolver<'a> {
     pub conn: &'a Connection,
     pub ws: &'a str,
     pub now: i64,
+    pub cache: &'a mut IdentityCache,
 }
 
 #[derive(Debug, Clone)]
@@ -55,54 +57,88 @@ pub fn normalise_identity(kind: &str, value: &Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// Time-ordered ids (milliseconds, a per-process counter, random bits):
+/// new rows land at the end of every index keyed by them instead of at
+/// random pages, which keeps ingest writes sequential.
 pub fn new_id(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let millis = jiff::Timestamp::now().as_millisecond();
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xff_ffff;
     format!(
-        "{prefix}{:016x}{:08x}",
-        rand::random::<u64>(),
-        rand::random::<u32>()
+        "{prefix}{millis:011x}{count:06x}{:06x}",
+        rand::random::<u32>() & 0xff_ffff
     )
 }
 
 impl Resolver<'_> {
-    pub fn lookup(&self, kind: &str, value: &str) -> Result<Option<Found>, StoreError> {
-        let found = self
-            .conn
-            .prepare_cached(
-                "SELECT i.profile_id, p.root_id FROM identities i JOIN profiles p ON p.id = i.profile_id
-                 WHERE i.workspace_id = ?1 AND i.kind = ?2 AND i.value = ?3",
-            )?
-            .query_row(params![self.ws, kind, value], |row| {
-                Ok(Found { owner: row.get(0)?, root: row.get(1)? })
-            })
-            .optional()?;
-        Ok(found)
+    pub fn lookup(&mut self, kind: &str, value: &str) -> Result<Option<Found>, StoreError> {
+        let owner = match self.cache.owner(self.ws, kind, value) {
+            Lookup::Owner(owner) => owner,
+            Lookup::Absent => return Ok(None),
+            Lookup::Unknown => {
+                let owner: Option<String> = self
+                    .conn
+                    .prepare_cached("SELECT profile_id FROM identities WHERE workspace_id = ?1 AND kind = ?2 AND value = ?3")?
+                    .query_row(params![self.ws, kind, value], |row| row.get(0))
+                    .optional()?;
+                let Some(owner) = owner else { return Ok(None) };
+                self.cache.set_owner(self.ws, kind, value, &owner);
+                owner
+            }
+        };
+        let root = self.root_of(&owner)?.unwrap_or_else(|| owner.clone());
+        Ok(Some(Found { owner, root }))
     }
 
-    pub fn root_of(&self, profile_id: &str) -> Result<Option<String>, StoreError> {
-        let root = self
+    pub fn root_of(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(root) = self.cache.root(profile_id) {
+            return Ok(Some(root));
+        }
+        let root: Option<String> = self
             .conn
             .prepare_cached("SELECT root_id FROM profiles WHERE id = ?1 AND workspace_id = ?2")?
             .query_row(params![profile_id, self.ws], |row| row.get(0))
             .optional()?;
+        if let Some(root) = &root {
+            self.cache.set_root(profile_id, root);
+        }
         Ok(root)
     }
 
-    pub fn create_profile(&self) -> Result<String, StoreError> {
+    pub fn create_profile(&mut self) -> Result<String, StoreError> {
         let id = new_id(allele_types::profile_ref::PROFILE_ID_PREFIX);
         self.conn
             .prepare_cached("INSERT INTO profiles (id, workspace_id, root_id, created_at) VALUES (?1, ?2, ?1, ?3)")?
             .execute(params![id, self.ws, self.now])?;
+        self.cache.set_root(&id, &id);
         Ok(id)
+    }
+
+    /// Give a profile created in this same step its first identities (no
+    /// limit can be reached yet, so no count is needed).
+    pub fn claim_fresh(
+        &mut self,
+        kind: &str,
+        value: &str,
+        profile: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO identities (workspace_id, kind, value, profile_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![self.ws, kind, value, profile, self.now])?;
+        self.cache.set_owner(self.ws, kind, value, profile);
+        Ok(())
     }
 
     /// Give `profile` the identity, unless the merged profile already holds
     /// as many of that kind as allowed.
     pub fn claim(
-        &self,
+        &mut self,
         kind: &str,
         value: &str,
         profile: &str,
-        cause: &Value,
+        cause: &Cause<'_>,
     ) -> Result<bool, StoreError> {
         let root = self
             .root_of(profile)?
@@ -123,11 +159,7 @@ impl Resolver<'_> {
             )?;
             return Ok(false);
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO identities (workspace_id, kind, value, profile_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![self.ws, kind, value, profile, self.now])?;
+        self.claim_fresh(kind, value, profile)?;
         Ok(true)
     }
 
@@ -174,24 +206,24 @@ impl Resolver<'_> {
         a: &str,
         b: Option<&str>,
         reason: &str,
-        cause: &Value,
+        cause: &Cause<'_>,
     ) -> Result<(), StoreError> {
         metrics::counter!("allele_merge_refusals_total").increment(1);
         self.conn
             .prepare_cached(
                 "INSERT INTO merge_refusals (workspace_id, profile_a, profile_b, reason, cause, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![self.ws, a, b, reason, cause.to_string(), self.now])?;
+            .execute(params![self.ws, a, b, reason, cause.to_json(), self.now])?;
         Ok(())
     }
 
     /// Merge two roots found to be one person by a shared identity. Returns
     /// the surviving root, or `None` when a guard refused the merge.
     pub fn merge_implicit(
-        &self,
+        &mut self,
         a: &str,
         b: &str,
-        cause: &Value,
+        cause: &Cause<'_>,
     ) -> Result<Option<String>, StoreError> {
         if a == b {
             return Ok(Some(a.to_string()));
@@ -236,7 +268,7 @@ impl Resolver<'_> {
     }
 
     /// Record `from` (a root) as merged into `into` (a root).
-    pub fn merge(&self, from: &str, into: &str, cause: &Value) -> Result<(), StoreError> {
+    pub fn merge(&mut self, from: &str, into: &str, cause: &Cause<'_>) -> Result<(), StoreError> {
         metrics::counter!("allele_merges_total").increment(1);
         self.conn
             .prepare_cached("UPDATE profiles SET merged_into = ?2 WHERE id = ?1")?
@@ -248,12 +280,22 @@ impl Resolver<'_> {
             .prepare_cached(
                 "INSERT INTO merges (workspace_id, from_profile, into_profile, cause, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![self.ws, from, into, cause.to_string(), self.now])?;
+            .execute(params![self.ws, from, into, cause.to_json(), self.now])?;
+        self.recache_roots(into)?;
+        Ok(())
+    }
+
+    /// After a merge or unmerge moved a subtree, refresh the cached roots of
+    /// every member now under `root`.
+    fn recache_roots(&mut self, root: &str) -> Result<(), StoreError> {
+        for member in self.members(root)? {
+            self.cache.set_root(&member, root);
+        }
         Ok(())
     }
 
     /// Undo one merge exactly: detach `from`'s subtree and make it a root again.
-    pub fn unmerge(&self, merge_id: i64) -> Result<(String, String), StoreError> {
+    pub fn unmerge(&mut self, merge_id: i64) -> Result<(String, String), StoreError> {
         let (from, into): (String, String) = self
             .conn
             .prepare_cached(
@@ -279,6 +321,7 @@ impl Resolver<'_> {
             "INSERT OR IGNORE INTO merge_blocks (profile_a, profile_b) VALUES (?1, ?2)",
             params![from, into],
         )?;
+        self.recache_roots(&from)?;
         Ok((from, into))
     }
 
@@ -328,6 +371,25 @@ pub fn trait_identities(
     out
 }
 
-pub fn cause_of(message_id: &str, kind: &str, detail: &str) -> Value {
-    json!({"message_id": message_id, "type": kind, "via": detail})
+/// Why a merge or refusal happened; turned into JSON only when recorded,
+/// since most events merge nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Cause<'a> {
+    pub message_id: &'a str,
+    pub kind: &'a str,
+    pub via: &'a str,
+}
+
+impl Cause<'_> {
+    pub fn to_json(&self) -> String {
+        json!({"message_id": self.message_id, "type": self.kind, "via": self.via}).to_string()
+    }
+}
+
+pub fn cause_of<'a>(message_id: &'a str, kind: &'a str, via: &'a str) -> Cause<'a> {
+    Cause {
+        message_id,
+        kind,
+        via,
+    }
 }

@@ -4,9 +4,10 @@
 use crate::StoreError;
 use crate::identity::{Found, Resolver, cause_of, new_id, trait_identities};
 use allele_types::segment::{Message, MessageType};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestSummary {
@@ -17,55 +18,82 @@ pub struct IngestSummary {
 /// GPC is recorded as this purpose refused on every channel.
 pub const GPC_PURPOSE: &str = "dpv:SellDataToThirdParties";
 
+/// A message with its stored JSON, serialised before it reaches the writer
+/// so the single writer thread spends its time only on the database.
+pub struct Prepared {
+    pub message: Message,
+    pub body: String,
+}
+
+impl Prepared {
+    pub fn new(message: Message) -> Result<Prepared, StoreError> {
+        let body = serde_json::to_string(&message.body)?;
+        Ok(Prepared { message, body })
+    }
+}
+
 pub fn apply(
-    conn: &Connection,
-    ws: &str,
-    mut messages: Vec<Message>,
-    now: i64,
+    resolver: &mut Resolver,
+    mut messages: Vec<Prepared>,
 ) -> Result<IngestSummary, StoreError> {
     let mut summary = IngestSummary::default();
     let mut seen = HashSet::with_capacity(messages.len());
     messages.retain(|m| {
-        let first = seen.insert(m.message_id.clone());
+        let first = seen.insert(m.message.message_id.clone());
         if !first {
             summary.duplicates += 1;
         }
         first
     });
     // Event time, then id: the same batch resolves the same way in any order.
-    messages.sort_by(|a, b| (a.timestamp, &a.message_id).cmp(&(b.timestamp, &b.message_id)));
-    let resolver = Resolver { conn, ws, now };
-    let mut exists =
-        conn.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND message_id = ?2")?;
-    for message in messages {
-        if exists.exists(params![ws, message.message_id])? {
+    messages.sort_by(|a, b| {
+        (a.message.timestamp, &a.message.message_id)
+            .cmp(&(b.message.timestamp, &b.message.message_id))
+    });
+    // Counts and first/last seen, written once per profile per request.
+    let mut activity: HashMap<String, (i64, i64, i64)> = HashMap::new();
+    for Prepared { message, body } in messages {
+        // Resolving a duplicate again is harmless: its identities are
+        // already linked. The unique index on messageId decides below.
+        let owner = resolve_owner(resolver, &message)?;
+        let Some(seq) = insert_event(resolver.conn, resolver.ws, &owner, &message, &body)? else {
             summary.duplicates += 1;
             continue;
+        };
+        let ts = message.timestamp.as_millisecond();
+        let entry = activity.entry(owner.clone()).or_insert((0, ts, ts));
+        entry.0 += 1;
+        entry.1 = entry.1.min(ts);
+        entry.2 = entry.2.max(ts);
+        if message.kind == MessageType::Identify && !message.traits.is_empty() {
+            update_traits(resolver.conn, &owner, &message, seq)?;
         }
-        let owner = resolve_owner(&resolver, &message)?;
-        let seq = insert_event(conn, ws, &owner, &message)?;
-        update_state(conn, &owner, &message, seq)?;
         if message.gpc {
-            record_gpc(&resolver, &owner)?;
+            record_gpc(resolver, &owner)?;
         }
         summary.accepted += 1;
+    }
+    let mut update = resolver.conn.prepare_cached(
+        "UPDATE profiles SET event_count = event_count + ?2,
+             first_seen = MIN(COALESCE(first_seen, ?3), ?3),
+             last_seen = MAX(COALESCE(last_seen, ?4), ?4)
+         WHERE id = ?1",
+    )?;
+    for (owner, (count, first, last)) in activity {
+        update.execute(params![owner, count, first, last])?;
     }
     metrics::counter!("allele_ingest_events_total").increment(summary.accepted as u64);
     metrics::counter!("allele_ingest_duplicates_total").increment(summary.duplicates as u64);
     Ok(summary)
 }
 
-fn ensure(
-    resolver: &Resolver,
-    kind: &str,
-    value: &str,
-    cause: &Value,
-) -> Result<Found, StoreError> {
+/// The profile owning an identity, created if no one has it yet.
+fn ensure(resolver: &mut Resolver, kind: &str, value: &str) -> Result<Found, StoreError> {
     if let Some(found) = resolver.lookup(kind, value)? {
         return Ok(found);
     }
     let id = resolver.create_profile()?;
-    resolver.claim(kind, value, &id, cause)?;
+    resolver.claim_fresh(kind, value, &id)?;
     Ok(Found {
         owner: id.clone(),
         root: id,
@@ -74,14 +102,14 @@ fn ensure(
 
 /// The profile that owns this event: the owner of its userId, else of its
 /// anonymousId. Links and merges identities along the way.
-fn resolve_owner(resolver: &Resolver, message: &Message) -> Result<String, StoreError> {
+fn resolve_owner(resolver: &mut Resolver, message: &Message) -> Result<String, StoreError> {
     let kind = message.kind.as_str();
     let id = &message.message_id;
     if message.kind == MessageType::Alias
         && let (Some(user), Some(previous)) = (&message.user_id, &message.previous_id)
     {
         let cause = cause_of(id, kind, "alias");
-        let target = ensure(resolver, "user_id", user, &cause)?;
+        let target = ensure(resolver, "user_id", user)?;
         let previous_found = match resolver.lookup("user_id", previous)? {
             Some(found) => Some(found),
             None => resolver.lookup("anonymous_id", previous)?,
@@ -128,7 +156,7 @@ fn resolve_owner(resolver: &Resolver, message: &Message) -> Result<String, Store
                     } else {
                         // The device belongs to someone else: a new person, no merge.
                         let created = resolver.create_profile()?;
-                        resolver.claim("user_id", user, &created, &cause)?;
+                        resolver.claim_fresh("user_id", user, &created)?;
                         resolver.refuse(
                             &created,
                             Some(&found_anon.root),
@@ -140,23 +168,15 @@ fn resolve_owner(resolver: &Resolver, message: &Message) -> Result<String, Store
                 }
                 (None, None) => {
                     let created = resolver.create_profile()?;
-                    resolver.claim("user_id", user, &created, &cause)?;
+                    resolver.claim_fresh("user_id", user, &created)?;
                     if let Some(anon) = anonymous {
-                        resolver.claim("anonymous_id", anon, &created, &cause)?;
+                        resolver.claim_fresh("anonymous_id", anon, &created)?;
                     }
                     created
                 }
             }
         }
-        (None, Some(anon)) => {
-            ensure(
-                resolver,
-                "anonymous_id",
-                anon,
-                &cause_of(id, kind, "anonymous_id"),
-            )?
-            .owner
-        }
+        (None, Some(anon)) => ensure(resolver, "anonymous_id", anon)?.owner,
         (None, None) => {
             return Err(StoreError::Invalid(
                 "event has neither `userId` nor `anonymousId`".into(),
@@ -168,7 +188,7 @@ fn resolve_owner(resolver: &Resolver, message: &Message) -> Result<String, Store
 }
 
 /// Identity traits (email, phone) link or merge profiles.
-fn link_traits(resolver: &Resolver, message: &Message, owner: &str) -> Result<(), StoreError> {
+fn link_traits(resolver: &mut Resolver, message: &Message, owner: &str) -> Result<(), StoreError> {
     let traits = if message.kind == MessageType::Identify {
         &message.traits
     } else {
@@ -193,49 +213,45 @@ fn link_traits(resolver: &Resolver, message: &Message, owner: &str) -> Result<()
     Ok(())
 }
 
+/// Insert the event unless its messageId was seen: `None` for a duplicate.
 fn insert_event(
     conn: &Connection,
     ws: &str,
     owner: &str,
     message: &Message,
-) -> Result<i64, StoreError> {
-    let body = serde_json::to_string(&message.body)?;
-    conn.prepare_cached(
-        "INSERT INTO events (workspace_id, message_id, profile_id, type, name, ts, received_at, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        ws,
-        message.message_id,
-        owner,
-        message.kind.as_str(),
-        message.name,
-        message.timestamp.as_millisecond(),
-        message.received_at.as_millisecond(),
-        body
-    ])?;
-    Ok(conn.last_insert_rowid())
+    body: &str,
+) -> Result<Option<i64>, StoreError> {
+    let seq = conn
+        .prepare_cached(
+            "INSERT INTO events (workspace_id, message_id, profile_id, type, name, ts, received_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING seq",
+        )?
+        .query_row(
+            params![
+                ws,
+                message.message_id,
+                owner,
+                message.kind.as_str(),
+                message.name,
+                message.timestamp.as_millisecond(),
+                message.received_at.as_millisecond(),
+                body
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(seq)
 }
 
-/// Counts, first/last seen, and identify traits, last write wins by
-/// (event time, ledger order).
-fn update_state(
+/// Identify traits, last write wins by (event time, ledger order).
+fn update_traits(
     conn: &Connection,
     owner: &str,
     message: &Message,
     seq: i64,
 ) -> Result<(), StoreError> {
     let ts = message.timestamp.as_millisecond();
-    conn.prepare_cached(
-        "UPDATE profiles SET event_count = event_count + 1,
-             first_seen = MIN(COALESCE(first_seen, ?2), ?2),
-             last_seen = MAX(COALESCE(last_seen, ?2), ?2)
-         WHERE id = ?1",
-    )?
-    .execute(params![owner, ts])?;
-    if message.kind != MessageType::Identify || message.traits.is_empty() {
-        return Ok(());
-    }
     let (traits_text, times_text): (String, String) = conn
         .prepare_cached("SELECT traits, trait_times FROM profiles WHERE id = ?1")?
         .query_row([owner], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -261,7 +277,7 @@ fn update_state(
 }
 
 /// `Sec-GPC: 1` is an opt-out of sale/sharing; recorded once per profile.
-fn record_gpc(resolver: &Resolver, owner: &str) -> Result<(), StoreError> {
+fn record_gpc(resolver: &mut Resolver, owner: &str) -> Result<(), StoreError> {
     let already: bool = resolver
         .conn
         .prepare_cached(
@@ -269,6 +285,7 @@ fn record_gpc(resolver: &Resolver, owner: &str) -> Result<(), StoreError> {
              WHERE profile_id = ?1 AND purpose = ?2 AND channel = '*' ORDER BY seq DESC LIMIT 1",
         )?
         .query_row(params![owner, GPC_PURPOSE], |row| row.get(0))
+        .optional()?
         .unwrap_or(false);
     if already {
         return Ok(());

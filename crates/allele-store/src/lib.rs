@@ -5,6 +5,7 @@
 //! transaction holding the events (and their messageIds) has been committed
 //! with `synchronous=FULL`, i.e. fsync'd.
 
+pub mod cache;
 pub mod identity;
 pub mod ingest;
 pub mod keys;
@@ -15,7 +16,7 @@ pub mod writer;
 use allele_types::segment::Message;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -83,6 +84,39 @@ pub struct SqliteStore {
     writer: writer::WriterHandle,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// WAL bytes after which the checkpointer copies pages back into the database.
+const CHECKPOINT_AT_BYTES: u64 = 32 << 20;
+
+fn spawn_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(1))?;
+    let wal = path.with_extension("db-wal");
+    std::thread::Builder::new()
+        .name("allele-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                if size < CHECKPOINT_AT_BYTES {
+                    continue;
+                }
+                // PASSIVE never blocks the writer; it copies what it can.
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "background checkpoint failed; will retry");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -93,6 +127,9 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        // The hot path uses ~25 distinct statements; rusqlite keeps 16 by
+        // default, and a miss re-parses SQL on every event.
+        conn.set_prepared_statement_cache_capacity(128);
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -102,10 +139,15 @@ impl SqliteStore {
             reader.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")?;
             readers.push(Mutex::new(reader));
         }
+        // Checkpoints run on their own thread so the writer only appends.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        spawn_checkpointer(&path, Arc::clone(&stop))?;
         let (writer, _thread) = writer::spawn(conn)?;
         Ok(SqliteStore {
             path,
             writer,
+            stop,
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
         })
@@ -125,27 +167,85 @@ impl SqliteStore {
     }
 
     /// Run `work` in the writer's next group; resolves after the commit.
+    /// `work` must not change identities or profile roots (use
+    /// [`SqliteStore::write_resolving`] for that): the writer's cache would
+    /// not see it.
     pub async fn write<T, F>(&self, weight: usize, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_with_cache(weight, true, move |conn, _| work(conn))
+            .await
+    }
+
+    /// Run `work` with an identity [`identity::Resolver`] for workspace `ws`.
+    pub async fn write_resolving<T, F>(
+        &self,
+        ws: &str,
+        weight: usize,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut identity::Resolver<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.resolving(ws, weight, true, work).await
+    }
+
+    async fn resolving<T, F>(
+        &self,
+        ws: &str,
+        weight: usize,
+        isolated: bool,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut identity::Resolver<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let ws = ws.to_string();
+        self.write_with_cache(weight, isolated, move |conn, cache| {
+            let mut resolver = identity::Resolver {
+                conn,
+                ws: &ws,
+                now: now_ms(),
+                cache,
+            };
+            work(&mut resolver)
+        })
+        .await
+    }
+
+    async fn write_with_cache<T, F>(
+        &self,
+        weight: usize,
+        isolated: bool,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut cache::IdentityCache) -> Result<T, StoreError> + Send + 'static,
+    {
         let (sender, receiver) = oneshot::channel::<Result<T, StoreError>>();
         let job = writer::Job {
             weight,
-            work: Box::new(move |conn: &Connection| match work(conn) {
-                Ok(value) => {
-                    let reply: writer::Reply = Box::new(move |committed| {
-                        let _ = sender.send(committed.map(|()| value).map_err(clone_error));
-                    });
-                    Ok(reply)
-                }
-                Err(error) => {
-                    let message = clone_error(&error);
-                    let reply: writer::Reply = Box::new(move |_| {
-                        let _ = sender.send(Err(message));
-                    });
-                    Err((error, reply))
+            isolated,
+            work: Box::new(move |conn: &Connection, cache: &mut cache::IdentityCache| {
+                match work(conn, cache) {
+                    Ok(value) => {
+                        let reply: writer::Reply = Box::new(move |committed| {
+                            let _ = sender.send(committed.map(|()| value).map_err(clone_error));
+                        });
+                        Ok(reply)
+                    }
+                    Err(error) => {
+                        let message = clone_error(&error);
+                        let reply: writer::Reply = Box::new(move |_| {
+                            let _ = sender.send(Err(message));
+                        });
+                        Err((error, reply))
+                    }
                 }
             }),
         };
@@ -177,10 +277,14 @@ impl SqliteStore {
         ws: &str,
         messages: Vec<Message>,
     ) -> Result<IngestSummary, StoreError> {
-        let ws = ws.to_string();
         let weight = messages.len();
-        self.write(weight, move |conn| {
-            ingest::apply(conn, &ws, messages, now_ms())
+        let messages = messages
+            .into_iter()
+            .map(ingest::Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Not isolated: a parsed batch can only fail here if the store does.
+        self.resolving(ws, weight, false, move |resolver| {
+            ingest::apply(resolver, messages)
         })
         .await
     }

@@ -111,7 +111,8 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA foreign_keys=ON;
          PRAGMA busy_timeout=10000;
          PRAGMA cache_size=-65536;
-         PRAGMA temp_store=MEMORY;",
+         PRAGMA temp_store=MEMORY;
+         PRAGMA journal_size_limit=67108864;",
     )
 }
 

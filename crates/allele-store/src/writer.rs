@@ -8,6 +8,7 @@
 //! over many requests; when idle a lone request commits at once.
 
 use crate::StoreError;
+use crate::cache::IdentityCache;
 use rusqlite::Connection;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -24,10 +25,16 @@ pub type Reply = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// Work done inside the group's transaction. Returning `Err` rolls back this
 /// job's savepoint only; the reply is still called (with the job's error).
-pub type Work = Box<dyn FnOnce(&Connection) -> Result<Reply, (StoreError, Reply)> + Send>;
+pub type Work =
+    Box<dyn FnOnce(&Connection, &mut IdentityCache) -> Result<Reply, (StoreError, Reply)> + Send>;
 
 pub struct Job {
     pub weight: usize,
+    /// Run inside its own savepoint, so that its error undoes only itself.
+    /// Jobs that can only fail when the store itself fails (ingest) skip
+    /// it: a savepoint makes SQLite journal every page the job touches, and
+    /// an error in such a job fails the whole group anyway.
+    pub isolated: bool,
     pub work: Work,
 }
 
@@ -46,15 +53,16 @@ impl WriterHandle {
     }
 }
 
-pub fn spawn(conn: Connection) -> std::io::Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+pub fn spawn(conn: Connection) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
+    let cache = IdentityCache::load(&conn)?;
     let (sender, receiver) = mpsc::sync_channel(QUEUE_DEPTH);
     let thread = std::thread::Builder::new()
         .name("allele-writer".into())
-        .spawn(move || run(conn, receiver))?;
+        .spawn(move || run(conn, cache, receiver))?;
     Ok((WriterHandle { sender }, thread))
 }
 
-fn run(mut conn: Connection, receiver: Receiver<Job>) {
+fn run(mut conn: Connection, mut cache: IdentityCache, receiver: Receiver<Job>) {
     while let Ok(first) = receiver.recv() {
         let started = Instant::now();
         let mut weight = first.weight;
@@ -68,32 +76,56 @@ fn run(mut conn: Connection, receiver: Receiver<Job>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit_group(&mut conn, group, weight);
+        commit_group(&mut conn, &mut cache, group, weight);
     }
     tracing::debug!("writer stopped: all handles dropped");
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>, weight: usize) {
+fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job>, weight: usize) {
     let started = Instant::now();
     let mut replies: Vec<(Reply, Option<StoreError>)> = Vec::with_capacity(group.len());
     let outcome = (|| -> Result<(), StoreError> {
-        let mut tx = conn.transaction()?;
+        cache.refresh_if_stale(conn)?;
+        let tx = conn.transaction()?;
         for job in group {
-            let savepoint = tx.savepoint()?;
-            match (job.work)(&savepoint) {
+            // Cached statements: `Savepoint` would re-parse its SQL per job.
+            if job.isolated {
+                tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+            }
+            match (job.work)(&tx, cache) {
                 Ok(reply) => {
-                    savepoint.commit()?;
+                    if job.isolated {
+                        tx.prepare_cached("RELEASE job")?.execute([])?;
+                    }
+                    cache.keep_job();
                     replies.push((reply, None));
                 }
-                Err((error, reply)) => {
-                    drop(savepoint);
+                Err((error, reply)) if job.isolated => {
+                    tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                    tx.prepare_cached("RELEASE job")?.execute([])?;
+                    cache.undo_job();
                     replies.push((reply, Some(error)));
+                }
+                Err((error, reply)) => {
+                    let message = error.to_string();
+                    replies.push((reply, Some(error)));
+                    for (reply, _) in replies.drain(..) {
+                        reply(Err(&StoreError::Invalid(message.clone())));
+                    }
+                    // Dropping `tx` rolls the whole group back.
+                    return Err(StoreError::Invalid(format!(
+                        "a write failed, group rolled back: {message}"
+                    )));
                 }
             }
         }
         tx.commit()?;
         Ok(())
     })();
+    if outcome.is_err() {
+        cache.mark_stale();
+    }
+    restart_wal_if_large(conn);
     metrics::histogram!("allele_commit_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("allele_commit_group_events").record(weight as f64);
     if let Err(error) = &outcome {
@@ -105,5 +137,24 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, weight: usize) {
             (Ok(()), Some(error)) => reply(Err(&error)),
             (Ok(()), None) => reply(Ok(())),
         }
+    }
+}
+
+/// WAL size at which the writer itself checkpoints between groups.
+const RESTART_WAL_AT_BYTES: u64 = 96 << 20;
+
+/// The background checkpointer copies pages while the writer appends, but
+/// only a checkpoint that catches up with the last frame lets the log start
+/// over. Between groups the writer is idle, so it finishes the (mostly done)
+/// job itself; `journal_size_limit` then trims the file.
+fn restart_wal_if_large(conn: &Connection) {
+    let Some(path) = conn.path() else { return };
+    let wal = format!("{path}-wal");
+    let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    if size < RESTART_WAL_AT_BYTES {
+        return;
+    }
+    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(%error, "writer checkpoint failed; will retry");
     }
 }

@@ -1,6 +1,12 @@
 //! The one integration-test binary: every module below shares it, so the
 //! workspace links a single test executable.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code fails loudly"
+)]
 #[path = "it/common.rs"]
 mod common;
 

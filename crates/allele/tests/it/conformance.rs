@@ -212,7 +212,7 @@ fn run_case(server: &Server, case: &Case, file: &str) -> Result<(), String> {
             return Err(format!("{context}: expected status {}", case.expect.status));
         }
         if let Some(expected) = &case.expect.body
-            && &substitute_json(expected, server, &unique) != &body
+            && substitute_json(expected, server, &unique) != body
         {
             return Err(format!("{context}: expected body {expected}"));
         }

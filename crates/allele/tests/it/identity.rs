@@ -210,12 +210,7 @@ fn unmerge_case(ops: Vec<Op>, user: u8, anon: u8) -> Result<bool, TestCaseError>
             }
             let merge_id = merged.expect("a merge row");
             store
-                .write(1, move |conn| {
-                    let resolver = allele_store::identity::Resolver {
-                        conn,
-                        ws: "w",
-                        now: 0,
-                    };
+                .write_resolving("w", 1, move |resolver| {
                     resolver.unmerge(merge_id).map(|_| ())
                 })
                 .await
@@ -245,11 +240,11 @@ fn unmerge_case(ops: Vec<Op>, user: u8, anon: u8) -> Result<bool, TestCaseError>
 #[test]
 fn unmerge_restores_the_profiles_before_the_merge() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 96,
+        cases: 256,
         ..ProptestConfig::default()
     });
     let exercised = std::sync::atomic::AtomicUsize::new(0);
-    let strategy = (proptest::collection::vec(op(), 1..25), 0u8..3, 0u8..5);
+    let strategy = (proptest::collection::vec(op(), 4..25), 0u8..3, 0u8..5);
     let result = runner.run(&strategy, |(ops, user, anon)| {
         if unmerge_case(ops, user, anon)? {
             exercised.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -261,7 +256,7 @@ fn unmerge_restores_the_profiles_before_the_merge() {
     }
     let exercised = exercised.into_inner();
     assert!(
-        exercised >= 10,
+        exercised >= 15,
         "only {exercised} cases merged and unmerged; the generator is too weak"
     );
 }

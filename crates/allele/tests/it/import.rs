@@ -155,6 +155,8 @@ fn killed_import_resumes_without_loss_or_duplicates() {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     let resumed = import(&data, &csv, &["--map", MAP]);
     eprintln!(
         "import killed mid-way: {killed}; resumed at line {}",
