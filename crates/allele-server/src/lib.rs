@@ -6,6 +6,7 @@ pub mod error;
 pub mod ingest;
 pub mod ops;
 pub mod profiles;
+pub mod reports;
 
 use allele_store::SqliteStore;
 use axum::Router;
@@ -63,6 +64,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/profiles/{reference}", get(profiles::get_profile))
         .route("/v1/profiles/{reference}/events", get(profiles::get_events))
         .route("/v1/profiles/{reference}/unmerge", post(profiles::unmerge))
+        .route(
+            "/v1/reports/experiments/{experiment_id}",
+            get(reports::experiment),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod ingest;
 pub mod keys;
 pub mod read;
+pub mod reports;
 mod schema;
 pub mod writer;
 

@@ -3,7 +3,8 @@
 use rusqlite::Connection;
 
 /// Bumped whenever `MIGRATIONS` grows; stored in `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE workspaces (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
@@ -99,7 +100,12 @@ CREATE TABLE consents (
     at           INTEGER NOT NULL
 );
 CREATE INDEX consents_profile ON consents(profile_id, seq);
-"#];
+"#,
+    r#"
+-- Reports scan events by name (exposures, conversions) in time order.
+CREATE INDEX events_name_time ON events(workspace_id, name, ts);
+"#,
+];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit
 /// durable before we acknowledge; `secure_delete` keeps erased bytes off disk.

@@ -49,6 +49,11 @@ enum Command {
     },
     /// Import offline touchpoints from CSV or JSONL (idempotent, resumable).
     Import(import::ImportArgs),
+    /// Readouts from a data dir (experiments).
+    Report {
+        #[command(subcommand)]
+        command: crate::report::ReportCommand,
+    },
     /// A temporary server with synthetic customers and a summary of the story.
     Demo(crate::demo::DemoArgs),
 }
@@ -174,6 +179,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Import(args) => import::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Report { command } => crate::report::run(command).await,
     }
 }
 

@@ -5,3 +5,4 @@ pub mod cli;
 pub mod demo;
 pub mod import;
 pub mod mapping;
+pub mod report;

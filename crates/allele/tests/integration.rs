@@ -16,6 +16,8 @@ mod clients;
 mod conformance;
 #[path = "it/durability.rs"]
 mod durability;
+#[path = "it/experiments.rs"]
+mod experiments;
 #[path = "it/identity.rs"]
 mod identity;
 #[path = "it/import.rs"]

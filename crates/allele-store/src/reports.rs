@@ -1,0 +1,144 @@
+//! Reads behind the reports: who was exposed to what, and what they did
+//! after. The statistics themselves live in `allele-stats`.
+
+use crate::StoreError;
+use rusqlite::{Connection, params};
+use std::collections::{BTreeMap, HashMap};
+
+/// The Segment convention for experiment exposure.
+pub const EXPOSURE_EVENT: &str = "Experiment Viewed";
+
+/// One exposed person (merged profile) of a variation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExposedUser {
+    pub converted: bool,
+    /// Summed `value` property over conversions at or after first exposure.
+    pub value: f64,
+    /// Count of pre-period metric events (before first exposure), if asked.
+    pub covariate: Option<f64>,
+}
+
+pub struct ExperimentQuery<'a> {
+    pub experiment_id: &'a str,
+    pub metric: &'a str,
+    pub value: Option<&'a str>,
+    pub pre_metric: Option<&'a str>,
+}
+
+fn json_path(property: &str) -> String {
+    // Quoted so any property key (spaces, dots) is one path step.
+    format!("$.properties.\"{}\"", property.replace('"', "\\\""))
+}
+
+/// Variation → exposed users, or `None` when nobody saw the experiment.
+/// A person counts once, in the variation of their first exposure by event
+/// time; conversions count only at or after that moment.
+pub fn experiment(
+    conn: &Connection,
+    ws: &str,
+    query: &ExperimentQuery,
+) -> Result<Option<BTreeMap<String, Vec<ExposedUser>>>, StoreError> {
+    let mut first: HashMap<String, (i64, i64, String)> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts, e.seq, json_extract(e.body, '$.properties.variation_id')
+         FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.properties.experiment_id') = ?3",
+    )?;
+    let mut rows = stmt.query(params![ws, EXPOSURE_EVENT, query.experiment_id])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let at = (row.get::<_, i64>(1)?, row.get::<_, i64>(2)?);
+        let variation = match row.get_ref(3)? {
+            rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
+            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+            rusqlite::types::ValueRef::Real(x) => x.to_string(),
+            _ => continue,
+        };
+        let earlier = first.get(&who).is_none_or(|(ts, seq, _)| at < (*ts, *seq));
+        if earlier {
+            first.insert(who, (at.0, at.1, variation));
+        }
+    }
+    if first.is_empty() {
+        return Ok(None);
+    }
+    let mut users: HashMap<String, ExposedUser> = first
+        .keys()
+        .map(|who| {
+            (
+                who.clone(),
+                ExposedUser {
+                    covariate: query.pre_metric.map(|_| 0.0),
+                    ..ExposedUser::default()
+                },
+            )
+        })
+        .collect();
+    let value_path = query
+        .value
+        .map(json_path)
+        .unwrap_or_else(|| "$.__none__".to_string());
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1 AND e.name = ?2",
+    )?;
+    let mut rows = stmt.query(params![ws, query.metric, value_path])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let Some((exposed_at, _, _)) = first.get(&who) else {
+            continue;
+        };
+        if row.get::<_, i64>(1)? < *exposed_at {
+            continue;
+        }
+        let value = match row.get_ref(2)? {
+            rusqlite::types::ValueRef::Integer(n) => n as f64,
+            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
+            rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|x| x.is_finite())
+                .unwrap_or(0.0),
+            _ => 0.0,
+        };
+        if let Some(user) = users.get_mut(&who) {
+            user.converted = true;
+            user.value += value;
+        }
+    }
+    if let Some(pre_metric) = query.pre_metric {
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.root_id, e.ts FROM events e JOIN profiles p ON p.id = e.profile_id WHERE e.workspace_id = ?1 AND e.name = ?2",
+        )?;
+        let mut rows = stmt.query(params![ws, pre_metric])?;
+        while let Some(row) = rows.next()? {
+            let who: String = row.get(0)?;
+            let Some((exposed_at, _, _)) = first.get(&who) else {
+                continue;
+            };
+            if row.get::<_, i64>(1)? >= *exposed_at {
+                continue;
+            }
+            if let Some(covariate) = users.get_mut(&who).and_then(|u| u.covariate.as_mut()) {
+                *covariate += 1.0;
+            }
+        }
+    }
+    let mut by_variation: BTreeMap<String, Vec<ExposedUser>> = BTreeMap::new();
+    // Sorted, so that sums (and so every figure) are the same on every run.
+    let mut exposed: Vec<(String, (i64, i64, String))> = first.into_iter().collect();
+    exposed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (who, (_, _, variation)) in exposed {
+        if let Some(user) = users.remove(&who) {
+            by_variation.entry(variation).or_default().push(user);
+        }
+    }
+    Ok(Some(by_variation))
+}
+
+/// Whether any event of this name exists in the workspace.
+pub fn event_name_exists(conn: &Connection, ws: &str, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1")?
+        .exists(params![ws, name])?)
+}
