@@ -2,6 +2,7 @@
 //! endpoints, over the embedded store.
 
 pub mod auth;
+pub mod customer;
 pub mod error;
 pub mod ingest;
 pub mod ops;
@@ -53,7 +54,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     // than `*` (which never covers Authorization).
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600));
@@ -68,6 +75,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/reports/experiments/{experiment_id}",
             get(reports::experiment),
         )
+        .route(
+            "/v1/profiles/{reference}/consent",
+            get(customer::admin_get_consent).put(customer::admin_put_consent),
+        )
+        .route(
+            "/v1/profiles/{reference}/tokens",
+            post(customer::issue_token),
+        )
+        .route(
+            "/v1/me/consent",
+            get(customer::me_get_consent).put(customer::me_put_consent),
+        )
+        .route("/v1/me/export", get(customer::me_export))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -6,6 +6,7 @@
 //! with `synchronous=FULL`, i.e. fsync'd.
 
 pub mod cache;
+pub mod consent;
 pub mod identity;
 pub mod ingest;
 pub mod keys;
@@ -48,6 +49,9 @@ pub enum StoreError {
     MergeNotFound,
     #[error("{0}")]
     Invalid(String),
+    /// A failure already reported once, handed to another waiter.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl StoreError {
@@ -72,7 +76,8 @@ fn clone_error(err: &StoreError) -> StoreError {
         StoreError::Closed => StoreError::Closed,
         StoreError::ProfileNotFound => StoreError::ProfileNotFound,
         StoreError::MergeNotFound => StoreError::MergeNotFound,
-        other => StoreError::Invalid(other.to_string()),
+        StoreError::Invalid(message) => StoreError::Invalid(message.clone()),
+        other => StoreError::Failed(other.to_string()),
     }
 }
 

@@ -105,6 +105,18 @@ CREATE INDEX consents_profile ON consents(profile_id, seq);
 -- Reports scan events by name (exposures, conversions) in time order.
 CREATE INDEX events_name_time ON events(workspace_id, name, ts);
 "#,
+    r#"
+-- Customer credentials: bearer tokens for /v1/me and single-use login codes.
+CREATE TABLE customer_tokens (
+    hash         TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER
+) WITHOUT ROWID;
+ALTER TABLE consents ADD COLUMN evidence TEXT;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

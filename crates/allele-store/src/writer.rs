@@ -110,10 +110,10 @@ fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job
                     let message = error.to_string();
                     replies.push((reply, Some(error)));
                     for (reply, _) in replies.drain(..) {
-                        reply(Err(&StoreError::Invalid(message.clone())));
+                        reply(Err(&StoreError::Failed(message.clone())));
                     }
                     // Dropping `tx` rolls the whole group back.
-                    return Err(StoreError::Invalid(format!(
+                    return Err(StoreError::Failed(format!(
                         "a write failed, group rolled back: {message}"
                     )));
                 }

@@ -14,6 +14,8 @@ mod common;
 mod clients;
 #[path = "it/conformance.rs"]
 mod conformance;
+#[path = "it/customer.rs"]
+mod customer;
 #[path = "it/durability.rs"]
 mod durability;
 #[path = "it/experiments.rs"]

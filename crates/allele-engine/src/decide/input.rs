@@ -1,0 +1,303 @@
+//! What a decision reads: the profile view, the request, the clock, the seed
+//! and the counters the caller keeps. Also the [`Resolver`] that binds rule
+//! slots to this input.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::cel::value::MapKey;
+use crate::cel::value::NANOS_PER_MILLI;
+use crate::cel::{Resolver, Root, SlotPath, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentStatus {
+    Given,
+    Withdrawn,
+    Refused,
+}
+
+impl ConsentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentStatus::Given => "given",
+            ConsentStatus::Withdrawn => "withdrawn",
+            ConsentStatus::Refused => "refused",
+        }
+    }
+}
+
+/// One consent ledger record; `channel` `*` applies to every channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRecord {
+    pub purpose: String,
+    pub channel: String,
+    pub status: ConsentStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// The profile as rules see it (`profile.*`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileView {
+    pub id: String,
+    #[serde(default)]
+    pub traits: Map<String, Json>,
+    #[serde(default)]
+    pub computed: Map<String, Json>,
+    #[serde(default)]
+    pub segments: Vec<String>,
+    /// The consent ledger in ledger order, oldest first: the newest matching
+    /// record wins.
+    #[serde(default)]
+    pub consent: Vec<ConsentRecord>,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    #[serde(default)]
+    pub event_count: u64,
+    /// Unix milliseconds.
+    #[serde(default)]
+    pub first_seen: Option<i64>,
+    #[serde(default)]
+    pub last_seen: Option<i64>,
+}
+
+fn default_limit() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub touchpoint: String,
+    pub channel: String,
+    #[serde(default)]
+    pub context: Map<String, Json>,
+    /// How many actions to return (default 1).
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+/// The customer's own limits on marketing, as the caller knows them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCaps {
+    /// At most this many marketing contacts on the decision's channel…
+    #[serde(default)]
+    pub max_marketing_contacts: Option<u32>,
+    /// …within this many milliseconds before now.
+    #[serde(default)]
+    pub window_ms: u64,
+    /// Unix ms of past marketing contacts on the decision's channel.
+    #[serde(default)]
+    pub marketing_contacts: Vec<i64>,
+    /// The caller's verdict on quiet hours right now.
+    #[serde(default)]
+    pub quiet_now: bool,
+}
+
+/// Observed outcomes of an action, for Beta-Bernoulli models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmStats {
+    pub successes: f64,
+    pub failures: f64,
+}
+
+/// Everything one decision depends on: `decide` is a pure function of the
+/// bundle and this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    pub profile: ProfileView,
+    pub request: DecisionRequest,
+    /// Unix milliseconds; rules see it as `now`.
+    pub now_ms: i64,
+    pub seed: u64,
+    #[serde(default)]
+    pub workspace_salt: String,
+    /// Per action id: unix ms of past decisions that returned it to this
+    /// customer.
+    #[serde(default)]
+    pub contact_history: BTreeMap<String, Vec<i64>>,
+    #[serde(default)]
+    pub customer_caps: Option<CustomerCaps>,
+    /// Per action id: outcomes for Beta models (default: the prior alone).
+    #[serde(default)]
+    pub arm_stats: BTreeMap<String, ArmStats>,
+}
+
+/// Binds slot paths to a [`DecisionInput`].
+pub struct InputResolver<'a> {
+    pub input: &'a DecisionInput,
+}
+
+fn string_key(key: &str) -> MapKey {
+    MapKey::String(Arc::from(key))
+}
+
+fn json_object(map: &Map<String, Json>) -> Value {
+    Value::Map(Arc::new(
+        map.iter()
+            .map(|(k, v)| (string_key(k), Value::from_json(v)))
+            .collect(),
+    ))
+}
+
+/// Walks the remaining keys through JSON objects, converting only the leaf.
+fn walk_json<'k>(mut json: &Json, keys: impl Iterator<Item = &'k Arc<str>>) -> Option<Value> {
+    for key in keys {
+        json = json.as_object()?.get(&**key)?;
+    }
+    Some(Value::from_json(json))
+}
+
+fn walk_map<'k>(
+    map: &Map<String, Json>,
+    mut keys: impl Iterator<Item = &'k Arc<str>>,
+) -> Option<Value> {
+    match keys.next() {
+        None => Some(json_object(map)),
+        Some(first) => walk_json(map.get(&**first)?, keys),
+    }
+}
+
+fn walk_value<'k>(mut value: Value, keys: impl Iterator<Item = &'k Arc<str>>) -> Option<Value> {
+    for key in keys {
+        let Value::Map(map) = value else { return None };
+        value = map.get(&MapKey::String(key.clone()))?.clone();
+    }
+    Some(value)
+}
+
+fn timestamp(ms: Option<i64>) -> Option<Value> {
+    ms.map(|ms| Value::Timestamp(i128::from(ms) * NANOS_PER_MILLI))
+}
+
+impl InputResolver<'_> {
+    /// `profile.consent`: purpose → channel → status of the newest record.
+    fn consent_value(&self) -> Value {
+        let mut by_purpose: std::collections::BTreeMap<
+            MapKey,
+            std::collections::BTreeMap<MapKey, Value>,
+        > = std::collections::BTreeMap::new();
+        for record in &self.input.profile.consent {
+            by_purpose
+                .entry(string_key(&record.purpose))
+                .or_default()
+                .insert(
+                    string_key(&record.channel),
+                    Value::string(record.status.as_str()),
+                );
+        }
+        Value::Map(Arc::new(
+            by_purpose
+                .into_iter()
+                .map(|(k, v)| (k, Value::Map(Arc::new(v))))
+                .collect(),
+        ))
+    }
+
+    fn context_value(&self) -> Value {
+        let request = &self.input.request;
+        let mut map: std::collections::BTreeMap<MapKey, Value> = request
+            .context
+            .iter()
+            .map(|(k, v)| (string_key(k), Value::from_json(v)))
+            .collect();
+        map.insert(string_key("touchpoint"), Value::string(&request.touchpoint));
+        map.insert(string_key("channel"), Value::string(&request.channel));
+        Value::Map(Arc::new(map))
+    }
+
+    fn profile_field(&self, field: &str) -> Option<Value> {
+        let profile = &self.input.profile;
+        match field {
+            "id" => Some(Value::string(&profile.id)),
+            "traits" => Some(json_object(&profile.traits)),
+            "computed" => Some(json_object(&profile.computed)),
+            "segments" => Some(Value::List(
+                profile.segments.iter().map(|s| Value::string(s)).collect(),
+            )),
+            "consent" => Some(self.consent_value()),
+            "identities" => Some(Value::List(
+                profile
+                    .identities
+                    .iter()
+                    .map(|identity| {
+                        Value::Map(Arc::new(
+                            [
+                                (string_key("type"), Value::string(&identity.kind)),
+                                (string_key("value"), Value::string(&identity.value)),
+                            ]
+                            .into_iter()
+                            .collect(),
+                        ))
+                    })
+                    .collect(),
+            )),
+            "event_count" => Some(Value::Int(
+                i64::try_from(profile.event_count).unwrap_or(i64::MAX),
+            )),
+            "first_seen" => timestamp(profile.first_seen),
+            "last_seen" => timestamp(profile.last_seen),
+            _ => None,
+        }
+    }
+}
+
+impl Resolver for InputResolver<'_> {
+    fn resolve(&self, path: &SlotPath) -> Option<Value> {
+        let mut keys = path.keys.iter();
+        let request = &self.input.request;
+        match path.root {
+            Root::Context => match keys.next() {
+                None => Some(self.context_value()),
+                // the request's own fields win over a context key of that name
+                Some(key) if &**key == "touchpoint" => {
+                    walk_value(Value::string(&request.touchpoint), keys)
+                }
+                Some(key) if &**key == "channel" => {
+                    walk_value(Value::string(&request.channel), keys)
+                }
+                Some(key) => walk_json(request.context.get(&**key)?, keys),
+            },
+            Root::Profile => {
+                let Some(field) = keys.next() else {
+                    let fields = [
+                        "id",
+                        "traits",
+                        "computed",
+                        "segments",
+                        "consent",
+                        "identities",
+                        "event_count",
+                        "first_seen",
+                        "last_seen",
+                    ];
+                    let map = fields
+                        .iter()
+                        .filter_map(|f| Some((string_key(f), self.profile_field(f)?)))
+                        .collect();
+                    return Some(Value::Map(Arc::new(map)));
+                };
+                match &**field {
+                    "traits" => walk_map(&self.input.profile.traits, keys),
+                    "computed" => walk_map(&self.input.profile.computed, keys),
+                    other => walk_value(self.profile_field(other)?, keys),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! `decide`: one customer, one request, one bundle → the chosen actions and
+//! an explanation of every candidate.
+//!
+//! Stages, in order: channel → eligibility → applicability → suitability →
+//! consent → customer caps → contact caps → holdout → propensity →
+//! arbitration (P × C × V × L) → threshold → selection. A rule that is false,
+//! errs (a missing trait, division by zero) or is not a boolean excludes the
+//! action at its stage; the trace records which stage and why. The decision
+//! is a pure function of the bundle and the [`DecisionInput`] (its seed
+//! included) and never panics.
+
+pub mod gate;
+pub mod input;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{ActionDoc, Bundle, CompiledAction, Kind, Propensity};
+use crate::cel::{Activation, Expression, Value};
+use crate::holdout::is_held_out;
+use crate::rng::Rng;
+use crate::select::{Candidate, PickReason, select};
+
+pub use input::{
+    ArmStats, ConsentRecord, ConsentStatus, CustomerCaps, DecisionInput, DecisionRequest, Identity,
+    InputResolver, ProfileView,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Bundle,
+    Channel,
+    Eligibility,
+    Applicability,
+    Suitability,
+    Consent,
+    CustomerCaps,
+    ContactCaps,
+    Holdout,
+    Propensity,
+    Arbitration,
+    Threshold,
+    Selection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Excluded,
+    Selected,
+    NotSelected,
+}
+
+/// Where one action's journey through the pipeline ended, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    pub action_id: String,
+    pub stage: Stage,
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChosenAction {
+    pub action_id: String,
+    pub score: f64,
+    /// The model's estimate.
+    pub propensity: f64,
+    /// The chance that the selection picked this action (what OPE needs).
+    pub probability: f64,
+    pub reasons: Vec<String>,
+}
+
+/// A candidate that passed every gate, with its first-slot probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateProbability {
+    pub action_id: String,
+    pub score: f64,
+    pub propensity: f64,
+    pub probability: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub bundle_version: u64,
+    /// Whether the customer is in the universal holdout.
+    pub holdout: bool,
+    pub actions: Vec<ChosenAction>,
+    pub candidates: Vec<CandidateProbability>,
+    pub trace: Vec<TraceEntry>,
+}
+
+/// An action that passed every gate, on its way to selection.
+struct Passed {
+    action: usize,
+    score: f64,
+    propensity: f64,
+    weight: f64,
+    posterior: Option<[f64; 2]>,
+    reasons: Vec<String>,
+}
+
+enum RuleVerdict {
+    Pass,
+    Fail(String),
+}
+
+fn run_rule(expression: Option<&Expression>, activation: &mut Activation<'_>) -> RuleVerdict {
+    let Some(expression) = expression else {
+        return RuleVerdict::Pass;
+    };
+    match expression.evaluate(activation) {
+        Ok(Value::Bool(true)) => RuleVerdict::Pass,
+        Ok(Value::Bool(false)) => RuleVerdict::Fail(format!("`{}` is false", expression.source)),
+        Ok(other) => RuleVerdict::Fail(format!(
+            "`{}` gave a {}, not a bool",
+            expression.source,
+            other.type_name()
+        )),
+        Err(err) => RuleVerdict::Fail(format!("`{}` failed: {err}", expression.source)),
+    }
+}
+
+fn run_number(expression: &Expression, activation: &mut Activation<'_>) -> Result<f64, String> {
+    match expression.evaluate(activation) {
+        Ok(value) => match value.as_f64() {
+            Some(number) if number.is_finite() => Ok(number),
+            Some(number) => Err(format!("`{}` gave `{number}`", expression.source)),
+            None => Err(format!(
+                "`{}` gave a {}, not a number",
+                expression.source,
+                value.type_name()
+            )),
+        },
+        Err(err) => Err(format!("`{}` failed: {err}", expression.source)),
+    }
+}
+
+/// Decides. Pure: the same bundle and input (seed included) give the same
+/// decision, on every platform.
+pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
+    let doc = bundle.doc();
+    let resolver = InputResolver { input };
+    let mut activation = Activation::new(bundle.slots(), &resolver, input.now_ms);
+    let held_out = is_held_out(
+        doc.holdout.universal,
+        &input.workspace_salt,
+        &doc.holdout.salt,
+        &input.profile.id,
+    );
+    let mut trace: Vec<Option<TraceEntry>> = vec![None; doc.actions.len()];
+    let mut passed = Vec::new();
+    for (index, (action, compiled)) in bundle.actions().enumerate() {
+        match gates(action, compiled, input, held_out, &mut activation) {
+            Ok(candidate) => passed.push(Passed {
+                action: index,
+                ..candidate
+            }),
+            Err((stage, reason)) => {
+                if let Some(slot) = trace.get_mut(index) {
+                    *slot = Some(entry(action, stage, Outcome::Excluded, reason));
+                }
+            }
+        }
+    }
+
+    let candidates: Vec<Candidate> = passed
+        .iter()
+        .map(|p| Candidate {
+            order: p.action,
+            score: p.score,
+            weight: p.weight,
+            posterior: p.posterior,
+            propensity: p.propensity,
+        })
+        .collect();
+    let mut rng = Rng::from_seed(input.seed);
+    let selected = select(
+        doc.selection,
+        doc.epsilon,
+        &candidates,
+        input.request.limit,
+        &mut rng,
+    );
+
+    let mut actions = Vec::with_capacity(selected.picks.len());
+    for pick in &selected.picks {
+        let Some(chosen) = passed.get(pick.candidate) else {
+            continue;
+        };
+        let Some(action) = doc.actions.get(chosen.action) else {
+            continue;
+        };
+        let why = match pick.reason {
+            PickReason::Top => format!("selected: highest score among {}", pick.among),
+            PickReason::Explore => format!("selected: ε-exploration, uniform among {}", pick.among),
+            PickReason::Sampled => {
+                format!("selected: highest Thompson sample among {}", pick.among)
+            }
+        };
+        let mut reasons = chosen.reasons.clone();
+        reasons.push(why.clone());
+        actions.push(ChosenAction {
+            action_id: action.id.clone(),
+            score: chosen.score,
+            propensity: chosen.propensity,
+            probability: pick.probability,
+            reasons,
+        });
+        if let Some(slot) = trace.get_mut(chosen.action) {
+            *slot = Some(entry(
+                action,
+                Stage::Selection,
+                Outcome::Selected,
+                format!("{why} (p = {})", pick.probability),
+            ));
+        }
+    }
+    for candidate in &passed {
+        if let (Some(slot @ None), Some(action)) = (
+            trace.get_mut(candidate.action),
+            doc.actions.get(candidate.action),
+        ) {
+            let reason = format!(
+                "passed every gate with score {} but was not selected",
+                candidate.score
+            );
+            *slot = Some(entry(
+                action,
+                Stage::Selection,
+                Outcome::NotSelected,
+                reason,
+            ));
+        }
+    }
+    let candidates = passed
+        .iter()
+        .zip(selected.pmf.iter())
+        .filter_map(|(p, probability)| {
+            Some(CandidateProbability {
+                action_id: doc.actions.get(p.action)?.id.clone(),
+                score: p.score,
+                propensity: p.propensity,
+                probability: *probability,
+            })
+        })
+        .collect();
+    let mut trace: Vec<TraceEntry> = trace.into_iter().flatten().collect();
+    if trace.is_empty() {
+        trace.push(TraceEntry {
+            action_id: String::new(),
+            stage: Stage::Bundle,
+            outcome: Outcome::Excluded,
+            reason: format!("bundle version {} has no actions", doc.version),
+        });
+    }
+    Decision {
+        bundle_version: doc.version,
+        holdout: held_out,
+        actions,
+        candidates,
+        trace,
+    }
+}
+
+fn entry(action: &ActionDoc, stage: Stage, outcome: Outcome, reason: String) -> TraceEntry {
+    TraceEntry {
+        action_id: action.id.clone(),
+        stage,
+        outcome,
+        reason,
+    }
+}
+
+/// Runs one action through every gate up to the threshold.
+fn gates(
+    action: &ActionDoc,
+    compiled: &CompiledAction,
+    input: &DecisionInput,
+    held_out: bool,
+    activation: &mut Activation<'_>,
+) -> Result<Passed, (Stage, String)> {
+    let channel = &input.request.channel;
+    if !action.channels.iter().any(|c| c == channel) {
+        return Err((
+            Stage::Channel,
+            format!(
+                "channel `{channel}` is not one of `{}`",
+                action.channels.join(", ")
+            ),
+        ));
+    }
+    let mut reasons = vec![format!("offered on `{channel}`")];
+    for (stage, rule) in [
+        (Stage::Eligibility, &compiled.eligibility),
+        (Stage::Applicability, &compiled.applicability),
+        (Stage::Suitability, &compiled.suitability),
+    ] {
+        if let RuleVerdict::Fail(reason) = run_rule(rule.as_ref(), activation) {
+            return Err((stage, reason));
+        }
+        if let Some(rule) = rule {
+            reasons.push(format!("`{}` is true", rule.source));
+        }
+    }
+    let now = input.now_ms;
+    reasons.push(
+        gate::consent(
+            action.kind,
+            &action.purpose,
+            channel,
+            &input.profile.consent,
+        )
+        .map_err(|r| (Stage::Consent, r))?,
+    );
+    reasons.push(
+        gate::customer_caps(action.kind, input.customer_caps.as_ref(), now)
+            .map_err(|r| (Stage::CustomerCaps, r))?,
+    );
+    reasons.push(
+        gate::contact_cap(
+            action.caps.as_ref(),
+            input.contact_history.get(&action.id),
+            now,
+        )
+        .map_err(|r| (Stage::ContactCaps, r))?,
+    );
+    if held_out && action.kind == Kind::Marketing {
+        return Err((
+            Stage::Holdout,
+            "the customer is in the universal holdout".to_string(),
+        ));
+    }
+    let (propensity, posterior) = match &compiled.propensity {
+        Propensity::Expression(expression) => {
+            let p = run_number(expression, activation).map_err(|r| (Stage::Propensity, r))?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err((
+                    Stage::Propensity,
+                    format!("propensity `{p}` is outside [0, 1]"),
+                ));
+            }
+            (p, None)
+        }
+        Propensity::Beta { prior } => {
+            let stats = input.arm_stats.get(&action.id).copied().unwrap_or_default();
+            let a = prior[0] + stats.successes.max(0.0);
+            let b = prior[1] + stats.failures.max(0.0);
+            if !(a.is_finite() && b.is_finite()) {
+                return Err((
+                    Stage::Propensity,
+                    "outcome counts are not finite".to_string(),
+                ));
+            }
+            (a / (a + b), Some([a, b]))
+        }
+    };
+    let context_weight = match &compiled.context_weight {
+        Some(expression) => {
+            run_number(expression, activation).map_err(|r| (Stage::Arbitration, r))?
+        }
+        None => 1.0,
+    };
+    let weight = context_weight * action.value * action.lever;
+    let score = propensity * weight;
+    reasons.push(format!(
+        "score {score} = propensity {propensity} × context weight {context_weight} × value {} × lever {}",
+        action.value, action.lever
+    ));
+    if !score.is_finite() {
+        return Err((Stage::Threshold, format!("score `{score}` is not finite")));
+    }
+    if let Some(threshold) = action.threshold
+        && score < threshold
+    {
+        return Err((
+            Stage::Threshold,
+            format!("score {score} is below the threshold {threshold}"),
+        ));
+    }
+    Ok(Passed {
+        action: 0,
+        score,
+        propensity,
+        weight,
+        posterior,
+        reasons,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! Consent ledger, customer tokens and `/v1/me`: a customer reaches only
+//! their own data, and API keys never act as a customer.
+
+use crate::common::{Server, client, read, unique};
+use serde_json::{Value, json};
+
+fn me(
+    server: &Server,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = client()
+        .request(method, format!("{}{path}", server.url))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    read(request.send().expect("request"))
+}
+
+fn admin_put(server: &Server, path: &str, body: &Value) -> (u16, Value) {
+    read(
+        client()
+            .put(format!("{}{path}", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(body)
+            .send()
+            .expect("put"),
+    )
+}
+
+#[test]
+fn consent_ledger_and_customer_tokens() {
+    let server = Server::start();
+    let (a, b) = (unique("cust-a"), unique("cust-b"));
+    for user in [&a, &b] {
+        let body = json!({"userId": user, "traits": {"email": format!("{user}@example.com")}});
+        assert_eq!(server.post("/v1/identify", &body).0, 200);
+    }
+    // Admin records consent; newest in ledger order wins; history keeps all.
+    let path = format!("/v1/profiles/user_id:{a}/consent");
+    let (status, given) = admin_put(
+        &server,
+        &path,
+        &json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "given"}),
+    );
+    assert_eq!(status, 200, "{given}");
+    assert!(
+        given["receipt_id"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("rcpt_"))
+    );
+    let (status, _) = admin_put(
+        &server,
+        &path,
+        &json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "withdrawn"}),
+    );
+    assert_eq!(status, 200);
+    let (_, current) = server.admin_get(&path);
+    assert_eq!(
+        current["consents"].as_array().map(Vec::len),
+        Some(1),
+        "{current}"
+    );
+    assert_eq!(current["consents"][0]["status"], "withdrawn");
+    let (_, history) = server.admin_get(&format!("{path}?history=true"));
+    assert_eq!(history["consents"].as_array().map(Vec::len), Some(2));
+    for bad in [
+        json!({"purpose": "marketing", "channel": "email", "status": "given"}),
+        json!({"purpose": "dpv:DirectMarketing", "channel": "pigeon", "status": "given"}),
+        json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "maybe"}),
+        json!({"purpose": "dpv:DirectMarketing", "channel": "email"}),
+    ] {
+        let (status, err) = admin_put(&server, &path, &bad);
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{bad}: {err}"
+        );
+    }
+
+    // A token for A reads and changes only A.
+    let (status, issued) = server.admin_post(&format!("/v1/profiles/user_id:{a}/tokens"), None);
+    assert_eq!(status, 200, "{issued}");
+    let token = issued["token"].as_str().expect("token").to_string();
+    assert!(
+        issued["login_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") && u.contains("/me/login?code="))
+    );
+    let (status, mine) = me(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/v1/me/consent",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(mine, current);
+    let change = json!({"purpose": "dpv:Personalisation", "channel": "web", "status": "given"});
+    let (status, receipt) = me(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/v1/me/consent",
+        Some(change),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["source"], "customer");
+    let (_, b_consents) = server.admin_get(&format!("/v1/profiles/user_id:{b}/consent"));
+    assert_eq!(
+        b_consents["consents"],
+        json!([]),
+        "B must not see A's change"
+    );
+    let (status, export) = me(&server, &token, reqwest::Method::GET, "/v1/me/export", None);
+    assert_eq!(status, 200);
+    let identities = export["profile"]["identities"].to_string();
+    assert!(
+        identities.contains(&format!("\"user_id\",\"value\":\"{a}\"")),
+        "{identities}"
+    );
+    assert!(
+        !export.to_string().contains(&b),
+        "export leaks another customer"
+    );
+    assert_eq!(export["consents"].as_array().map(Vec::len), Some(3));
+
+    // Keys are not customers; unknown tokens are refused.
+    for (credential, expected) in [
+        (server.admin_key.as_str(), 403),
+        (server.write_key.as_str(), 403),
+        ("ct_0000", 401),
+        ("nonsense", 401),
+    ] {
+        let (status, err) = me(
+            &server,
+            credential,
+            reqwest::Method::GET,
+            "/v1/me/consent",
+            None,
+        );
+        assert_eq!(status, expected, "{credential}: {err}");
+    }
+    let (status, _) = read(
+        client()
+            .get(format!("{}/v1/me/export", server.url))
+            .send()
+            .expect("get"),
+    );
+    assert_eq!(status, 401);
+    // A customer token is not an admin key.
+    let (status, _) = read(
+        client()
+            .get(format!("{}/v1/profiles/user_id:{a}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .expect("get"),
+    );
+    assert_eq!(status, 401);
+}
