@@ -2,7 +2,9 @@
 //! endpoints, over the embedded store.
 
 pub mod auth;
+pub mod bundles;
 pub mod customer;
+pub mod decisions;
 pub mod error;
 pub mod ingest;
 pub mod ops;
@@ -36,6 +38,9 @@ pub struct AppState {
     pub store: SqliteStore,
     pub config: Config,
     pub keys: auth::KeyCache,
+    pub bundles: bundles::Registry,
+    /// Bumped on every bundle change; long-polls wait on it.
+    pub bundle_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -45,6 +50,8 @@ impl AppState {
             store,
             config,
             keys: auth::KeyCache::default(),
+            bundles: bundles::Registry::default(),
+            bundle_changes: tokio::sync::watch::Sender::new(0),
         })
     }
 }
@@ -88,6 +95,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(customer::me_get_consent).put(customer::me_put_consent),
         )
         .route("/v1/me/export", get(customer::me_export))
+        .route("/v1/policies", axum::routing::put(bundles::publish))
+        .route("/v1/bundles/latest", get(bundles::latest))
+        .route("/v1/bundles/key", get(bundles::public_key))
+        .route("/v1/bundles/{version}/activate", post(bundles::activate))
+        .route("/v1/decide", post(decisions::decide))
+        .route("/v1/outcomes", post(decisions::outcome))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -67,6 +67,10 @@ pub fn apply(
         entry.2 = entry.2.max(ts);
         if message.kind == MessageType::Identify && !message.traits.is_empty() {
             update_traits(resolver.conn, &owner, &message, seq)?;
+            remember_trait_keys(resolver.conn, resolver.ws, &message.traits)?;
+        }
+        if message.kind == MessageType::Track {
+            record_outcome(resolver.conn, resolver.ws, &message)?;
         }
         if message.gpc {
             record_gpc(resolver, &owner)?;
@@ -297,5 +301,49 @@ fn record_gpc(resolver: &mut Resolver, owner: &str) -> Result<(), StoreError> {
              VALUES (?1, ?2, ?3, '*', 'refused', 'gpc', ?4, ?5)",
         )?
         .execute(params![resolver.ws, owner, GPC_PURPOSE, new_id("rcpt_"), resolver.now])?;
+    Ok(())
+}
+
+/// Trait keys ever seen, so rules can warn about a trait nobody sends.
+fn remember_trait_keys(
+    conn: &Connection,
+    ws: &str,
+    traits: &Map<String, Value>,
+) -> Result<(), StoreError> {
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO traits_seen (workspace_id, key) VALUES (?1, ?2)")?;
+    for key in traits.keys() {
+        insert.execute(params![ws, key])?;
+    }
+    Ok(())
+}
+
+/// A track event carrying `properties.decision_id` is an outcome of that
+/// decision (and of `properties.action_id`, when given).
+fn record_outcome(conn: &Connection, ws: &str, message: &Message) -> Result<(), StoreError> {
+    let Some(properties) = message.body.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let Some(decision_id) = properties.get("decision_id").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let action_id = properties.get("action_id").and_then(Value::as_str);
+    let revenue = properties
+        .get("revenue")
+        .and_then(Value::as_f64)
+        .filter(|r| r.is_finite());
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO outcomes (message_id, workspace_id, decision_id, action_id, event, revenue, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        message.message_id,
+        ws,
+        decision_id,
+        action_id,
+        message.name,
+        revenue,
+        message.timestamp.as_millisecond()
+    ])?;
     Ok(())
 }

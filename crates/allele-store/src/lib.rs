@@ -5,6 +5,7 @@
 //! transaction holding the events (and their messageIds) has been committed
 //! with `synchronous=FULL`, i.e. fsync'd.
 
+pub mod bundles;
 pub mod cache;
 pub mod consent;
 pub mod identity;
@@ -16,7 +17,7 @@ mod schema;
 pub mod writer;
 
 use allele_types::segment::Message;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use tokio::sync::oneshot;
 pub use ingest::IngestSummary;
 pub use keys::{NewWorkspace, Role};
 pub use read::{EventPage, ProfileView};
+pub use rusqlite::Connection;
 
 pub const DB_FILE: &str = "allele.db";
 const READERS: usize = 4;

@@ -117,6 +117,62 @@ CREATE TABLE customer_tokens (
 ) WITHOUT ROWID;
 ALTER TABLE consents ADD COLUMN evidence TEXT;
 "#,
+    r#"
+-- Every published policy: its source, the signed bundle, and which is active.
+CREATE TABLE bundles (
+    workspace_id TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    source       TEXT NOT NULL,
+    bundle       TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, version)
+) WITHOUT ROWID;
+CREATE TABLE active_bundles (
+    workspace_id TEXT PRIMARY KEY,
+    version      INTEGER NOT NULL
+);
+-- The decision log: what was asked, what was offered with which probability.
+CREATE TABLE decisions (
+    id             TEXT PRIMARY KEY,
+    workspace_id   TEXT NOT NULL,
+    profile_id     TEXT,
+    bundle_version INTEGER NOT NULL,
+    holdout        INTEGER NOT NULL,
+    request        TEXT NOT NULL,
+    result         TEXT NOT NULL,
+    at             INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX decisions_profile ON decisions(profile_id, at);
+-- One row per action a decision returned: contact caps count these.
+CREATE TABLE decision_actions (
+    decision_id TEXT NOT NULL,
+    profile_id  TEXT,
+    action_id   TEXT NOT NULL,
+    probability REAL NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX decision_actions_profile ON decision_actions(profile_id, action_id, at);
+CREATE INDEX decision_actions_decision ON decision_actions(decision_id);
+-- Outcomes joined to decisions by `properties.decision_id`.
+CREATE TABLE outcomes (
+    message_id   TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    decision_id  TEXT NOT NULL,
+    action_id    TEXT,
+    event        TEXT,
+    revenue      REAL,
+    at           INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX outcomes_decision ON outcomes(decision_id);
+-- Trait keys ever set in a workspace (rules warn about unknown ones).
+CREATE TABLE traits_seen (
+    workspace_id TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

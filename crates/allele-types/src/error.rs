@@ -73,6 +73,11 @@ codes! {
     ExperimentNotFound => ("experiment_not_found", InvalidRequest, 404, "no `Experiment Viewed` event names this experiment"),
     MetricNotFound => ("metric_not_found", InvalidRequest, 404, "no event of the metric's name was ever received"),
     InvalidReport => ("invalid_report", InvalidRequest, 400, "the report cannot be computed from these parameters (say, an unknown control variation)"),
+    InvalidPolicy => ("invalid_policy", InvalidRequest, 400, "the policy does not compile or fails its checks; `errors` lists each problem"),
+    BundleNotFound => ("bundle_not_found", InvalidRequest, 404, "no bundle has this version"),
+    NoActiveBundle => ("no_active_bundle", InvalidRequest, 409, "no policy has been published yet"),
+    BundleRejected => ("bundle_rejected", System, 409, "the stored bundle failed signature verification; the last good one stays active"),
+    DecisionNotFound => ("decision_not_found", InvalidRequest, 404, "no decision has this id"),
     RouteNotFound => ("route_not_found", InvalidRequest, 404, "no endpoint has this path"),
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "the endpoint exists but not for this HTTP method"),
     Overloaded => ("overloaded", System, 503, "the server is shedding load; retry after the time in `Retry-After`"),
@@ -93,6 +98,9 @@ pub struct ApiError {
     /// The 0-based index of the offending event in a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// Every problem found, when there is more than one (policy checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Box<serde_json::Value>>,
     #[serde(skip)]
     pub status: u16,
 }
@@ -105,6 +113,7 @@ impl ApiError {
             error_type: code.error_type(),
             link: format!("/docs/errors#{}", code.name()),
             index: None,
+            errors: None,
             status: code.status(),
         }
     }

@@ -49,6 +49,11 @@ enum Command {
     },
     /// Import offline touchpoints from CSV or JSONL (idempotent, resumable).
     Import(import::ImportArgs),
+    /// Check or publish a policy file.
+    Policy {
+        #[command(subcommand)]
+        command: crate::policy::PolicyCommand,
+    },
     /// Readouts from a data dir (experiments).
     Report {
         #[command(subcommand)]
@@ -180,6 +185,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Import(args) => import::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Report { command } => crate::report::run(command).await,
+        Command::Policy { command } => crate::policy::run(command).await,
     }
 }
 

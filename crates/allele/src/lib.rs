@@ -5,4 +5,5 @@ pub mod cli;
 pub mod demo;
 pub mod import;
 pub mod mapping;
+pub mod policy;
 pub mod report;

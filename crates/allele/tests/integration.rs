@@ -16,6 +16,8 @@ mod clients;
 mod conformance;
 #[path = "it/customer.rs"]
 mod customer;
+#[path = "it/decisions.rs"]
+mod decisions;
 #[path = "it/durability.rs"]
 mod durability;
 #[path = "it/experiments.rs"]

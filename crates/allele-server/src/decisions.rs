@@ -1,0 +1,299 @@
+//! `POST /v1/decide` and `POST /v1/outcomes`: next-best-action decisions on
+//! the active bundle, logged with their probabilities, and their outcomes.
+
+use crate::AppState;
+use crate::error::HttpError;
+use allele_engine::decide::Identity;
+use allele_engine::{ConsentRecord, ConsentStatus, DecisionInput, DecisionRequest, ProfileView};
+use allele_store::bundles::{self, LoggedDecision};
+use allele_store::{Role, StoreError, now_ms, read};
+use allele_types::Code;
+use allele_types::profile_ref::ProfileRef;
+use allele_types::segment::{RequestMeta, parse_message};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideBody {
+    user_id: Option<String>,
+    anonymous_id: Option<String>,
+    touchpoint: String,
+    channel: String,
+    #[serde(default)]
+    context: Map<String, Value>,
+    #[serde(default)]
+    limit: Option<usize>,
+    /// Fixes the random draws (replays, tests); random when absent.
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HttpError> {
+    serde_json::from_slice(body)
+        .map_err(|err| HttpError::new(Code::InvalidBody, format!("{what}: {err}")))
+}
+
+fn millis(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond())
+}
+
+/// The profile as rules see it, and the contact history caps count.
+fn profile_input(
+    conn: &allele_store::Connection,
+    root: &str,
+) -> Result<(ProfileView, BTreeMap<String, Vec<i64>>), StoreError> {
+    let view = read::profile(conn, root)?;
+    let consent = read::consent_ledger(conn, root)?
+        .into_iter()
+        .filter_map(|record| {
+            let status = match record.status.as_str() {
+                "given" => ConsentStatus::Given,
+                "withdrawn" => ConsentStatus::Withdrawn,
+                "refused" => ConsentStatus::Refused,
+                _ => return None,
+            };
+            Some(ConsentRecord {
+                purpose: record.purpose,
+                channel: record.channel,
+                status,
+            })
+        })
+        .collect();
+    let mut history: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (action, at) in bundles::contact_history(conn, root)? {
+        history.entry(action).or_default().push(at);
+    }
+    let profile = ProfileView {
+        id: view.id,
+        traits: view.traits,
+        computed: view.computed,
+        segments: view.segments,
+        consent,
+        identities: view
+            .identities
+            .into_iter()
+            .map(|i| Identity {
+                kind: i.kind,
+                value: i.value,
+            })
+            .collect(),
+        event_count: view.event_count.max(0) as u64,
+        first_seen: millis(view.first_seen.as_deref()),
+        last_seen: millis(view.last_seen.as_deref()),
+    };
+    Ok((profile, history))
+}
+
+pub async fn decide(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state
+        .require(&headers, &[Role::Decide, Role::Admin])
+        .await?;
+    let request: DecideBody = parse_body(
+        &body,
+        "decide body must be `{user_id|anonymous_id, touchpoint, channel, context, limit}`",
+    )?;
+    if request.user_id.is_none() && request.anonymous_id.is_none() {
+        return Err(HttpError::new(
+            Code::MissingIdentity,
+            "a decision needs `user_id` or `anonymous_id`",
+        ));
+    }
+    let Some(active) = state.active_bundle(&principal.workspace).await? else {
+        return Err(HttpError::new(
+            Code::NoActiveBundle,
+            "no policy has been published yet; `PUT /v1/policies` first",
+        ));
+    };
+    let ws = principal.workspace.clone();
+    let refs: Vec<ProfileRef> = [
+        ("user_id", &request.user_id),
+        ("anonymous_id", &request.anonymous_id),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| {
+        value.as_ref().map(|v| ProfileRef::Identity {
+            kind: kind.into(),
+            value: v.clone(),
+        })
+    })
+    .collect();
+    let found = state
+        .store
+        .read(move |conn| {
+            for profile_ref in &refs {
+                if let Some(root) = read::resolve(conn, &ws, profile_ref)? {
+                    return Ok(Some((root.clone(), profile_input(conn, &root)?)));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    let (root, (mut profile, contact_history)) = match found {
+        Some((root, input)) => (Some(root), input),
+        // Unknown visitor: an empty profile keyed by the id it will get.
+        None => (None, (ProfileView::default(), BTreeMap::new())),
+    };
+    if root.is_none() {
+        profile.id = request
+            .user_id
+            .clone()
+            .or(request.anonymous_id.clone())
+            .unwrap_or_default();
+    }
+    let seed = request.seed.unwrap_or_else(rand::random);
+    let input = DecisionInput {
+        profile,
+        request: DecisionRequest {
+            touchpoint: request.touchpoint.clone(),
+            channel: request.channel.clone(),
+            context: request.context.clone(),
+            limit: request.limit.unwrap_or(1).clamp(1, 100),
+        },
+        now_ms: now_ms(),
+        seed,
+        workspace_salt: principal.workspace.clone(),
+        contact_history,
+        customer_caps: None,
+        arm_stats: BTreeMap::new(),
+    };
+    let decision = allele_engine::decide(&active.bundle, &input);
+    let decision_id = allele_store::identity::new_id("dec_");
+    let response = json!({
+        "decision_id": decision_id,
+        "bundle_version": decision.bundle_version,
+        "holdout": decision.holdout,
+        "actions": decision.actions,
+        "candidates": decision.candidates,
+        "trace": decision.trace,
+        "seed": seed,
+    });
+    let logged_request = json!({
+        "user_id": request.user_id, "anonymous_id": request.anonymous_id,
+        "touchpoint": request.touchpoint, "channel": request.channel, "context": request.context, "seed": seed,
+    })
+    .to_string();
+    let result = response.to_string();
+    let actions: Vec<(String, f64)> = decision
+        .actions
+        .iter()
+        .map(|a| (a.action_id.clone(), a.probability))
+        .collect();
+    let (ws, holdout, version, at) = (
+        principal.workspace.clone(),
+        decision.holdout,
+        decision.bundle_version,
+        input.now_ms,
+    );
+    state
+        .store
+        .write(1, move |conn| {
+            bundles::log_decision(
+                conn,
+                &LoggedDecision {
+                    id: &decision_id,
+                    ws: &ws,
+                    profile_id: root.as_deref(),
+                    bundle_version: version,
+                    holdout,
+                    request: &logged_request,
+                    result: &result,
+                    at,
+                    actions,
+                },
+            )
+        })
+        .await?;
+    metrics::counter!("allele_decisions_total").increment(1);
+    Ok(Json(response))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeBody {
+    decision_id: String,
+    action_id: Option<String>,
+    #[serde(default = "default_outcome_event")]
+    event: String,
+    revenue: Option<f64>,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+fn default_outcome_event() -> String {
+    "Decision Outcome".to_string()
+}
+
+/// `POST /v1/outcomes`: a convenience that records a track event carrying
+/// the decision's id for the person the decision was made for.
+pub async fn outcome(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state
+        .require(&headers, &[Role::Decide, Role::Admin])
+        .await?;
+    let outcome: OutcomeBody = parse_body(
+        &body,
+        "outcome body must be `{decision_id, action_id, event, revenue}`",
+    )?;
+    let (ws, id) = (principal.workspace.clone(), outcome.decision_id.clone());
+    let logged: Option<String> = state
+        .store
+        .read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT request FROM decisions WHERE id = ?1 AND workspace_id = ?2",
+                    [&id, &ws],
+                    |row| row.get(0),
+                )
+                .ok())
+        })
+        .await?;
+    let Some(logged) = logged else {
+        return Err(HttpError::new(
+            Code::DecisionNotFound,
+            format!("no decision `{}`", outcome.decision_id),
+        ));
+    };
+    let request: Value =
+        serde_json::from_str(&logged).map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
+    let mut properties = outcome.properties;
+    properties.insert("decision_id".into(), json!(outcome.decision_id));
+    if let Some(action) = &outcome.action_id {
+        properties.insert("action_id".into(), json!(action));
+    }
+    if let Some(revenue) = outcome.revenue.filter(|r| r.is_finite()) {
+        properties.insert("revenue".into(), json!(revenue));
+    }
+    let mut event = Map::new();
+    event.insert("type".into(), json!("track"));
+    event.insert("event".into(), json!(outcome.event));
+    event.insert("userId".into(), request["user_id"].clone());
+    event.insert("anonymousId".into(), request["anonymous_id"].clone());
+    event.insert("properties".into(), Value::Object(properties));
+    let meta = RequestMeta {
+        received_at: jiff::Timestamp::now(),
+        gpc: false,
+        max_batch_bytes: usize::MAX,
+    };
+    let message = parse_message(event, None, meta)?;
+    let message_id = message.message_id.clone();
+    state
+        .store
+        .ingest(&principal.workspace, vec![message])
+        .await?;
+    Ok(Json(json!({"success": true, "message_id": message_id})))
+}

@@ -1,0 +1,150 @@
+//! Published policy bundles, the decision log and outcomes.
+
+use crate::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone)]
+pub struct StoredBundle {
+    pub version: u64,
+    pub bundle: String,
+    pub signature: String,
+    pub source: String,
+}
+
+pub fn signing_key(conn: &Connection, ws: &str) -> Result<[u8; 32], StoreError> {
+    let bytes: Vec<u8> = conn
+        .prepare_cached("SELECT signing_key FROM workspaces WHERE id = ?1")?
+        .query_row([ws], |row| row.get(0))?;
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Invalid(format!("workspace `{ws}` has a malformed signing key")))
+}
+
+pub fn next_version(conn: &Connection, ws: &str) -> Result<u64, StoreError> {
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(version) FROM bundles WHERE workspace_id = ?1")?
+        .query_row([ws], |row| row.get(0))?;
+    Ok(max.unwrap_or(0) as u64 + 1)
+}
+
+/// Store a signed bundle and make it the active one.
+pub fn publish(
+    conn: &Connection,
+    ws: &str,
+    stored: &StoredBundle,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO bundles (workspace_id, version, source, bundle, signature, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![ws, stored.version as i64, stored.source, stored.bundle, stored.signature, now])?;
+    activate(conn, ws, stored.version)
+}
+
+pub fn activate(conn: &Connection, ws: &str, version: u64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO active_bundles (workspace_id, version) VALUES (?1, ?2)
+         ON CONFLICT (workspace_id) DO UPDATE SET version = excluded.version",
+    )?
+    .execute(params![ws, version as i64])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, ws: &str, version: u64) -> Result<Option<StoredBundle>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT version, bundle, signature, source FROM bundles WHERE workspace_id = ?1 AND version = ?2")?
+        .query_row(params![ws, version as i64], |row| {
+            Ok(StoredBundle { version: row.get::<_, i64>(0)? as u64, bundle: row.get(1)?, signature: row.get(2)?, source: row.get(3)? })
+        })
+        .optional()?)
+}
+
+pub fn active(conn: &Connection, ws: &str) -> Result<Option<StoredBundle>, StoreError> {
+    let version: Option<i64> = conn
+        .prepare_cached("SELECT version FROM active_bundles WHERE workspace_id = ?1")?
+        .query_row([ws], |row| row.get(0))
+        .optional()?;
+    match version {
+        Some(version) => get(conn, ws, version as u64),
+        None => Ok(None),
+    }
+}
+
+/// Every workspace with an active bundle (loaded at start).
+pub fn all_active(conn: &Connection) -> Result<Vec<(String, StoredBundle)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT workspace_id FROM active_bundles")?;
+    let workspaces = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for ws in workspaces {
+        if let Some(bundle) = active(conn, &ws)? {
+            out.push((ws, bundle));
+        }
+    }
+    Ok(out)
+}
+
+pub fn known_traits(conn: &Connection, ws: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key FROM traits_seen WHERE workspace_id = ?1 ORDER BY key")?;
+    let keys = stmt
+        .query_map([ws], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(keys)
+}
+
+pub struct LoggedDecision<'a> {
+    pub id: &'a str,
+    pub ws: &'a str,
+    pub profile_id: Option<&'a str>,
+    pub bundle_version: u64,
+    pub holdout: bool,
+    pub request: &'a str,
+    pub result: &'a str,
+    pub at: i64,
+    /// (action_id, probability) of every action returned.
+    pub actions: Vec<(String, f64)>,
+}
+
+pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO decisions (id, workspace_id, profile_id, bundle_version, holdout, request, result, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        decision.id,
+        decision.ws,
+        decision.profile_id,
+        decision.bundle_version as i64,
+        decision.holdout,
+        decision.request,
+        decision.result,
+        decision.at
+    ])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (action, probability) in &decision.actions {
+        insert.execute(params![
+            decision.id,
+            decision.profile_id,
+            action,
+            probability,
+            decision.at
+        ])?;
+    }
+    Ok(())
+}
+
+/// When each action was returned to this profile's members (contact caps).
+pub fn contact_history(conn: &Connection, root: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT action_id, at FROM decision_actions
+         WHERE profile_id IN (SELECT id FROM profiles WHERE root_id = ?1) ORDER BY at",
+    )?;
+    let rows = stmt
+        .query_map([root], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
