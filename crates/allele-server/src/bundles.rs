@@ -256,7 +256,7 @@ pub async fn latest(
         let current_tag = active.as_ref().map(|a| etag(a.version));
         let unchanged = known.is_some() && known == current_tag;
         if let Some(active) = active.filter(|_| !unchanged) {
-            return Ok(bundle_response(&state, &principal.workspace, &active).await?);
+            return bundle_response(&state, &principal.workspace, &active).await;
         }
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if remaining.is_zero()
