@@ -7,6 +7,7 @@ pub mod customer;
 pub mod decisions;
 pub mod error;
 pub mod ingest;
+pub mod listen;
 pub mod ops;
 pub mod profiles;
 pub mod reports;
@@ -101,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/bundles/{version}/activate", post(bundles::activate))
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
+        .route("/v1/sentiment", post(listen::sentiment))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

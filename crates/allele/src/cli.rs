@@ -49,6 +49,8 @@ enum Command {
     },
     /// Import offline touchpoints from CSV or JSONL (idempotent, resumable).
     Import(import::ImportArgs),
+    /// Score each stdin line with VADER; one JSON object per line.
+    Sentiment,
     /// Check or publish a policy file.
     Policy {
         #[command(subcommand)]
@@ -186,6 +188,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Report { command } => crate::report::run(command).await,
         Command::Policy { command } => crate::policy::run(command).await,
+        Command::Sentiment => crate::sentiment::run(),
     }
 }
 

@@ -7,3 +7,4 @@ pub mod import;
 pub mod mapping;
 pub mod policy;
 pub mod report;
+pub mod sentiment;

@@ -26,5 +26,7 @@ mod experiments;
 mod identity;
 #[path = "it/import.rs"]
 mod import;
+#[path = "it/listen.rs"]
+mod listen;
 #[path = "it/profiles.rs"]
 mod profiles;
