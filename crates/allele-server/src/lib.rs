@@ -103,6 +103,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/reports/lift", get(reports::lift))
+        .route("/v1/reports/attribution", get(reports::attribution))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -2,7 +2,10 @@
 
 use crate::AppState;
 use crate::error::HttpError;
-use allele_stats::{ExperimentReadout, ReadoutInput, ReadoutOptions, UserRecord, VariationRecords};
+use allele_stats::{
+    AttributionModel, AttributionOptions, ExperimentReadout, ReadoutInput, ReadoutOptions, Touch,
+    UserPath, UserRecord, VariationRecords,
+};
 use allele_store::reports::{self, ExperimentQuery};
 use allele_store::{Role, SqliteStore};
 use allele_types::Code;
@@ -105,4 +108,154 @@ pub async fn experiment(
     let readout =
         experiment_readout(&state.store, &principal.workspace, &experiment_id, params).await?;
     Ok(Json(readout))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LiftParams {
+    metric: Option<String>,
+    value: Option<String>,
+    action: Option<String>,
+}
+
+/// `GET /v1/reports/lift`: universal holdout versus treated, from the
+/// decision log; ROI uses the action's `cost` per contact from the active
+/// bundle.
+pub async fn lift(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<LiftParams>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let metric = params.metric.filter(|m| !m.is_empty()).ok_or_else(|| {
+        HttpError::new(
+            Code::InvalidQuery,
+            "`metric` is required: the conversion event name",
+        )
+    })?;
+    let cost_per_contact = match (
+        &params.action,
+        state.active_bundle(&principal.workspace).await?,
+    ) {
+        (Some(action), Some(active)) => active
+            .bundle
+            .doc()
+            .actions
+            .iter()
+            .find(|a| &a.id == action)
+            .map(|a| a.cost)
+            .unwrap_or(0.0),
+        _ => 0.0,
+    };
+    let (ws, metric_q, value, action) = (
+        principal.workspace.clone(),
+        metric.clone(),
+        params.value.clone(),
+        params.action.clone(),
+    );
+    let groups = state
+        .store
+        .read(move |conn| {
+            reports::lift_groups(conn, &ws, &metric_q, value.as_deref(), action.as_deref())
+        })
+        .await?;
+    let to_records = |users: &[reports::ExposedUser]| -> Vec<UserRecord> {
+        users
+            .iter()
+            .map(|u| UserRecord {
+                converted: u.converted,
+                value: u.value,
+                covariate: None,
+            })
+            .collect()
+    };
+    let cost = cost_per_contact * groups.contacts as f64;
+    let lift = allele_stats::holdout_lift(
+        &to_records(&groups.treated),
+        &to_records(&groups.holdout),
+        cost,
+        0.05,
+    )
+    .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))?;
+    let mut body =
+        serde_json::to_value(&lift).map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("metric".into(), metric.into());
+        object.insert("action".into(), params.action.into());
+        object.insert("contacts".into(), groups.contacts.into());
+    }
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AttributionParams {
+    model: Option<String>,
+    conversion: Option<String>,
+    value: Option<String>,
+    window_days: Option<f64>,
+    half_life_days: Option<f64>,
+}
+
+/// `GET /v1/reports/attribution?model=last|first|linear|time_decay|markov|shapley`:
+/// credit for conversions over the campaign sources people touched.
+pub async fn attribution(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<AttributionParams>,
+    headers: HeaderMap,
+) -> Result<Json<allele_stats::Attribution>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let conversion = params.conversion.filter(|c| !c.is_empty()).ok_or_else(|| {
+        HttpError::new(
+            Code::InvalidQuery,
+            "`conversion` is required: the conversion event name",
+        )
+    })?;
+    let half_life = params.half_life_days.unwrap_or(7.0) * 86_400.0;
+    let model = match params.model.as_deref().unwrap_or("last") {
+        "last" => AttributionModel::LastTouch,
+        "first" => AttributionModel::FirstTouch,
+        "linear" => AttributionModel::Linear,
+        "time_decay" => AttributionModel::TimeDecay {
+            half_life_seconds: half_life,
+        },
+        "markov" => AttributionModel::Markov,
+        "shapley" => AttributionModel::Shapley,
+        other => {
+            return Err(HttpError::new(
+                Code::InvalidQuery,
+                format!(
+                    "unknown model `{other}`; use last, first, linear, time_decay, markov or shapley"
+                ),
+            ));
+        }
+    };
+    let window_seconds = match params.window_days {
+        Some(days) if days.is_finite() && days > 0.0 => Some((days * 86_400.0) as i64),
+        Some(days) => {
+            return Err(HttpError::new(
+                Code::InvalidQuery,
+                format!("`window_days` must be positive, got `{days}`"),
+            ));
+        }
+        None => None,
+    };
+    let (ws, value) = (principal.workspace.clone(), params.value.clone());
+    let paths = state
+        .store
+        .read(move |conn| reports::touch_paths(conn, &ws, &conversion, value.as_deref()))
+        .await?
+        .into_iter()
+        .map(|path| UserPath {
+            touches: path
+                .touches
+                .into_iter()
+                .map(|(channel, at)| Touch { channel, at })
+                .collect(),
+            converted: path.conversion_at.is_some(),
+            conversion_at: path.conversion_at,
+            value: path.value,
+        })
+        .collect::<Vec<_>>();
+    let report = allele_stats::attribute(&paths, model, &AttributionOptions { window_seconds })
+        .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))?;
+    Ok(Json(report))
 }

@@ -142,3 +142,154 @@ pub fn event_name_exists(conn: &Connection, ws: &str, name: &str) -> Result<bool
         .prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1")?
         .exists(params![ws, name])?)
 }
+
+/// Holdout lift groups from the decision log: people held out versus people
+/// treated (given `action`, when named), each with what they did after
+/// their first decision. Also how many times the action was given.
+pub struct LiftGroups {
+    pub treated: Vec<ExposedUser>,
+    pub holdout: Vec<ExposedUser>,
+    pub contacts: u64,
+}
+
+pub fn lift_groups(
+    conn: &Connection,
+    ws: &str,
+    metric: &str,
+    value: Option<&str>,
+    action: Option<&str>,
+) -> Result<LiftGroups, StoreError> {
+    // person → (first decision time, held out, given the action)
+    let mut people: HashMap<String, (i64, bool, bool)> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, d.at, d.holdout,
+                EXISTS (SELECT 1 FROM decision_actions a WHERE a.decision_id = d.id AND (?2 IS NULL OR a.action_id = ?2))
+         FROM decisions d JOIN profiles p ON p.id = d.profile_id WHERE d.workspace_id = ?1",
+    )?;
+    let mut rows = stmt.query(params![ws, action])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let at: i64 = row.get(1)?;
+        let held: bool = row.get(2)?;
+        let given: bool = row.get(3)?;
+        let entry = people.entry(who).or_insert((at, held, false));
+        entry.0 = entry.0.min(at);
+        entry.1 |= held;
+        entry.2 |= given;
+    }
+    let contacts: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM decision_actions a JOIN decisions d ON d.id = a.decision_id
+             WHERE d.workspace_id = ?1 AND (?2 IS NULL OR a.action_id = ?2)",
+        )?
+        .query_row(params![ws, action], |row| row.get(0))?;
+    let mut outcomes: HashMap<String, ExposedUser> = HashMap::new();
+    let value_path = value
+        .map(json_path)
+        .unwrap_or_else(|| "$.__none__".to_string());
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1 AND e.name = ?2",
+    )?;
+    let mut rows = stmt.query(params![ws, metric, value_path])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let Some((first, _, _)) = people.get(&who) else {
+            continue;
+        };
+        if row.get::<_, i64>(1)? < *first {
+            continue;
+        }
+        let amount = match row.get_ref(2)? {
+            rusqlite::types::ValueRef::Integer(n) => n as f64,
+            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
+            _ => 0.0,
+        };
+        let user = outcomes.entry(who).or_default();
+        user.converted = true;
+        user.value += amount;
+    }
+    let mut everyone: Vec<(String, (i64, bool, bool))> = people.into_iter().collect();
+    everyone.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut groups = LiftGroups {
+        treated: Vec::new(),
+        holdout: Vec::new(),
+        contacts: contacts.max(0) as u64,
+    };
+    for (who, (_, held, given)) in everyone {
+        let user = outcomes.remove(&who).unwrap_or_default();
+        if held {
+            groups.holdout.push(user);
+        } else if given || action.is_none() {
+            groups.treated.push(user);
+        }
+    }
+    Ok(groups)
+}
+
+/// One person's marketing touches (campaign source of each event, in
+/// seconds) and their first conversion.
+pub struct TouchPath {
+    pub touches: Vec<(String, i64)>,
+    pub conversion_at: Option<i64>,
+    pub value: f64,
+}
+
+pub fn touch_paths(
+    conn: &Connection,
+    ws: &str,
+    conversion: &str,
+    value: Option<&str>,
+) -> Result<Vec<TouchPath>, StoreError> {
+    let mut paths: HashMap<String, TouchPath> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts, COALESCE(json_extract(e.body, '$.context.campaign.source'), json_extract(e.body, '$.properties.channel'))
+         FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1
+           AND COALESCE(json_extract(e.body, '$.context.campaign.source'), json_extract(e.body, '$.properties.channel')) IS NOT NULL
+         ORDER BY e.ts, e.seq",
+    )?;
+    let mut rows = stmt.query(params![ws])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let channel = match row.get_ref(2)? {
+            rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
+            _ => continue,
+        };
+        let path = paths.entry(who).or_insert(TouchPath {
+            touches: Vec::new(),
+            conversion_at: None,
+            value: 0.0,
+        });
+        path.touches.push((channel, row.get::<_, i64>(1)? / 1000));
+    }
+    let value_path = value
+        .map(json_path)
+        .unwrap_or_else(|| "$.__none__".to_string());
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1 AND e.name = ?2 ORDER BY e.ts, e.seq",
+    )?;
+    let mut rows = stmt.query(params![ws, conversion, value_path])?;
+    while let Some(row) = rows.next()? {
+        let who: String = row.get(0)?;
+        let Some(path) = paths.get_mut(&who) else {
+            continue;
+        };
+        if path.conversion_at.is_some() {
+            continue;
+        }
+        let at = row.get::<_, i64>(1)? / 1000;
+        path.conversion_at = Some(at);
+        path.value = match row.get_ref(2)? {
+            rusqlite::types::ValueRef::Integer(n) => n as f64,
+            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
+            _ => 0.0,
+        };
+        // Touches after the conversion did not lead to it.
+        path.touches.retain(|(_, touched)| *touched <= at);
+    }
+    let mut out: Vec<(String, TouchPath)> = paths.into_iter().collect();
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().map(|(_, path)| path).collect())
+}

@@ -26,6 +26,8 @@ mod experiments;
 mod identity;
 #[path = "it/import.rs"]
 mod import;
+#[path = "it/lift.rs"]
+mod lift;
 #[path = "it/listen.rs"]
 mod listen;
 #[path = "it/profiles.rs"]
