@@ -177,7 +177,7 @@ pub async fn lift(
     )
     .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))?;
     let mut body =
-        serde_json::to_value(&lift).map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
+        serde_json::to_value(lift).map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
     if let Some(object) = body.as_object_mut() {
         object.insert("metric".into(), metric.into());
         object.insert("action".into(), params.action.into());
