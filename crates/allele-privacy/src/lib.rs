@@ -10,4 +10,7 @@
 //! - [`grants`]: customer data grants and their checks.
 
 pub mod consent;
+pub mod grants;
+pub mod limits;
 pub mod merkle;
+pub mod tcf;

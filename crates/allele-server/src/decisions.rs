@@ -216,6 +216,14 @@ pub async fn decide(
         })
         .await?;
     metrics::counter!("allele_decisions_total").increment(1);
+    record_exposure(
+        &state,
+        &principal.workspace,
+        &request,
+        &active.bundle.doc().holdout.salt,
+        &response,
+    )
+    .await?;
     Ok(Json(response))
 }
 
@@ -296,4 +304,45 @@ pub async fn outcome(
         .ingest(&principal.workspace, vec![message])
         .await?;
     Ok(Json(json!({"success": true, "message_id": message_id})))
+}
+
+/// Every decision assigns its person to the universal holdout experiment
+/// the Segment way (`Experiment Viewed`), so the experiment readout works on
+/// allele's own holdouts too: `GET /v1/reports/experiments/holdout-{salt}`.
+async fn record_exposure(
+    state: &AppState,
+    ws: &str,
+    request: &DecideBody,
+    salt: &str,
+    decision: &Value,
+) -> Result<(), HttpError> {
+    let held = decision["holdout"].as_bool().unwrap_or(false);
+    let mut event = Map::new();
+    event.insert("type".into(), json!("track"));
+    event.insert("event".into(), json!(allele_store::reports::EXPOSURE_EVENT));
+    event.insert("userId".into(), json!(request.user_id));
+    event.insert("anonymousId".into(), json!(request.anonymous_id));
+    event.insert(
+        "messageId".into(),
+        json!(format!(
+            "exp-{}",
+            decision["decision_id"].as_str().unwrap_or_default()
+        )),
+    );
+    event.insert(
+        "properties".into(),
+        json!({
+            "experiment_id": format!("holdout-{salt}"),
+            "variation_id": if held { "holdout" } else { "treated" },
+            "decision_id": decision["decision_id"],
+        }),
+    );
+    let meta = RequestMeta {
+        received_at: jiff::Timestamp::now(),
+        gpc: false,
+        max_batch_bytes: usize::MAX,
+    };
+    let message = parse_message(event, None, meta)?;
+    state.store.ingest(ws, vec![message]).await?;
+    Ok(())
 }

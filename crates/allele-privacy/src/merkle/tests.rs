@@ -297,7 +297,7 @@ fn entry(index: u64, subject: &str) -> AccessLogEntry {
     AccessLogEntry {
         index,
         at: 1_700_000_000_000 + index,
-        actor: if index % 3 == 0 {
+        actor: if index.is_multiple_of(3) {
             "customer".into()
         } else {
             format!("admin:{index}")
@@ -312,7 +312,7 @@ fn entry(index: u64, subject: &str) -> AccessLogEntry {
 fn alice_answer() -> (MerkleLog, AccessLogResponse) {
     let mut log = MerkleLog::new();
     let entries: Vec<AccessLogEntry> = (0..50)
-        .map(|i| entry(i, if i % 5 == 0 { "alice" } else { "bob" }))
+        .map(|i| entry(i, if i.is_multiple_of(5) { "alice" } else { "bob" }))
         .collect();
     for e in &entries {
         log.append(&e.leaf_bytes());
@@ -429,7 +429,7 @@ fn tree_heads_prove_nothing_was_dropped_or_rewritten() {
     // A log that rewrote entry 3 after the old head cannot prove consistency.
     let mut rewritten = MerkleLog::new();
     for i in 0..77 {
-        let mut e = entry(i, if i % 5 == 0 { "alice" } else { "bob" });
+        let mut e = entry(i, if i.is_multiple_of(5) { "alice" } else { "bob" });
         if i == 3 {
             e.action = "nothing_to_see".into();
         }

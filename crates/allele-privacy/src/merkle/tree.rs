@@ -149,7 +149,7 @@ impl MerkleLog {
     /// so complete ranges are cache hits.
     fn subtree(&self, start: u64, end: u64) -> Result<Hash, MerkleError> {
         let size = end - start;
-        if size.is_power_of_two() && start % size == 0 {
+        if size.is_power_of_two() && start.is_multiple_of(size) {
             let level = size.trailing_zeros() as usize;
             let slot = usize::try_from(start >> level).ok();
             if let Some(hash) = slot.and_then(|slot| self.levels.get(level)?.get(slot)) {

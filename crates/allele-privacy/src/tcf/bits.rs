@@ -48,7 +48,10 @@ impl BitReader {
             };
             sextets.push(value);
         }
-        Ok(Self { sextets, position: 0 })
+        Ok(Self {
+            sextets,
+            position: 0,
+        })
     }
 
     /// Total number of bits.
@@ -120,10 +123,11 @@ impl BitWriter {
         Self::default()
     }
 
-    /// Appends the low `width` bits of `value`.
+    /// Appends the low `width` bits of `value` (zero bits beyond 64).
     pub fn write(&mut self, value: u64, width: u32) {
         for shift in (0..width).rev() {
-            self.bits.push((value >> shift) & 1 == 1);
+            self.bits
+                .push(value.checked_shr(shift).unwrap_or(0) & 1 == 1);
         }
     }
 

@@ -20,7 +20,10 @@
 //! Bits after the publisher restrictions are padding and ignored.
 
 use super::bits::BitReader;
-use super::{MAX_INPUT_BYTES, PublisherRestriction, RestrictionType, TcString, TcfError, VendorRange, VendorSet};
+use super::{
+    MAX_INPUT_BYTES, PublisherRestriction, RestrictionType, TcString, TcfError, VendorRange,
+    VendorSet,
+};
 
 /// Decodes a TC string (see the module docs and [`super`] for what is refused).
 pub fn decode(input: &str) -> Result<TcString, TcfError> {
@@ -44,7 +47,10 @@ pub fn decode(input: &str) -> Result<TcString, TcfError> {
         let mut reader = BitReader::from_base64url(segment, index)?;
         let segment_type = reader.read_u8(3, "SegmentType")?;
         if !(1..=3).contains(&segment_type) {
-            return Err(TcfError::BadSegmentType { segment: index, segment_type });
+            return Err(TcfError::BadSegmentType {
+                segment: index,
+                segment_type,
+            });
         }
         optional_segments.push(segment_type);
     }
@@ -65,7 +71,9 @@ pub fn decode(input: &str) -> Result<TcString, TcfError> {
     let vendor_list_version = r.read_u16(12, "VendorListVersion")?;
     let tcf_policy_version = r.read_u8(6, "TcfPolicyVersion")?;
     if tcf_policy_version < 2 {
-        return Err(TcfError::PolicyTooOld { version: tcf_policy_version });
+        return Err(TcfError::PolicyTooOld {
+            version: tcf_policy_version,
+        });
     }
     let is_service_specific = r.read_bool("IsServiceSpecific")?;
     let use_non_standard_texts = r.read_bool("UseNonStandardTexts")?;
@@ -75,7 +83,8 @@ pub fn decode(input: &str) -> Result<TcString, TcfError> {
     let purpose_one_treatment = r.read_bool("PurposeOneTreatment")?;
     let publisher_cc = read_letters(&mut r, "PublisherCC")?;
     let vendor_consents = read_vendor_section(&mut r, "vendor consent section")?;
-    let vendor_legitimate_interests = read_vendor_section(&mut r, "vendor legitimate interest section")?;
+    let vendor_legitimate_interests =
+        read_vendor_section(&mut r, "vendor legitimate interest section")?;
     let publisher_restrictions = read_publisher_restrictions(&mut r)?;
     Ok(TcString {
         version,
@@ -138,7 +147,11 @@ fn read_ranges(
     for _ in 0..count {
         let is_range = r.read_bool("IsARange")?;
         let start = r.read_u16(16, "StartOrOnlyVendorId")?;
-        let end = if is_range { r.read_u16(16, "EndVendorId")? } else { start };
+        let end = if is_range {
+            r.read_u16(16, "EndVendorId")?
+        } else {
+            start
+        };
         let too_big = max_vendor_id.is_some_and(|max| end > max);
         if start == 0 || start > end || too_big {
             return Err(TcfError::BadRange {
@@ -180,7 +193,7 @@ fn read_vendor_section(r: &mut BitReader, section: &'static str) -> Result<Vendo
     let mut ids = Vec::new();
     for id in 1..=max_vendor_id {
         let word = words.get(usize::from(id) / 64).copied().unwrap_or(0);
-        if word >> (id % 64) & 1 == 1 {
+        if (word >> (id % 64)) & 1 == 1 {
             ids.push(id);
         }
     }
@@ -198,7 +211,11 @@ fn set_range(words: &mut [u64], start: u16, end: u16) {
         let high = (end - (id - low)).min(63);
         // Bits low..=high of this word.
         let span = high - low + 1;
-        let mask = if span == 64 { u64::MAX } else { ((1u64 << span) - 1) << low };
+        let mask = if span == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << span) - 1) << low
+        };
         *word |= mask;
         id += span;
     }
@@ -210,13 +227,19 @@ fn read_publisher_restrictions(r: &mut BitReader) -> Result<Vec<PublisherRestric
     for _ in 0..count {
         let purpose_id = r.read_u8(6, "PurposeId")?;
         if purpose_id == 0 {
-            return Err(TcfError::BadRestrictionPurpose { purpose: purpose_id });
+            return Err(TcfError::BadRestrictionPurpose {
+                purpose: purpose_id,
+            });
         }
         let restriction_type = match r.read_u8(2, "RestrictionType")? {
             0 => RestrictionType::NotAllowed,
             1 => RestrictionType::RequireConsent,
             2 => RestrictionType::RequireLegitimateInterest,
-            other => return Err(TcfError::BadRestrictionType { restriction_type: other }),
+            other => {
+                return Err(TcfError::BadRestrictionType {
+                    restriction_type: other,
+                });
+            }
         };
         let vendors = read_ranges(r, "publisher restrictions", None)?;
         out.push(PublisherRestriction {

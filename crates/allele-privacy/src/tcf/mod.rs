@@ -32,8 +32,14 @@ pub enum TcfError {
     #[error("tc string is empty")]
     Empty,
     /// A segment has a character outside the base64url alphabet.
-    #[error("invalid base64url character `{character}` at position {position} of segment {segment}")]
-    InvalidBase64 { segment: usize, position: usize, character: char },
+    #[error(
+        "invalid base64url character `{character}` at position {position} of segment {segment}"
+    )]
+    InvalidBase64 {
+        segment: usize,
+        position: usize,
+        character: char,
+    },
     /// A segment between dots is empty.
     #[error("segment {segment} is empty")]
     EmptySegment { segment: usize },
@@ -51,7 +57,12 @@ pub enum TcfError {
     BadLetter { field: &'static str, value: u8 },
     /// A vendor range is inverted, starts at 0, or passes `MaxVendorId`.
     #[error("bad vendor range `{start}`–`{end}` in {section} (max vendor id {max_vendor_id})")]
-    BadRange { section: &'static str, start: u16, end: u16, max_vendor_id: u16 },
+    BadRange {
+        section: &'static str,
+        start: u16,
+        end: u16,
+        max_vendor_id: u16,
+    },
     /// A publisher restriction names purpose 0.
     #[error("publisher restriction names purpose `{purpose}`")]
     BadRestrictionPurpose { purpose: u8 },

@@ -93,6 +93,14 @@ fn holdout_lift_and_roi_from_the_decision_log() {
     assert!((lift["cost"].as_f64().expect("cost") - 0.5 * treated as f64).abs() < 1e-9);
     assert!(lift["lift_abs"].as_f64().expect("lift") > 0.0);
     assert!(lift["roi"].is_number(), "{lift}");
+    // Decisions also record the holdout as an experiment, readable the Segment way.
+    let (status, readout) = server.admin_get(
+        "/v1/reports/experiments/holdout-lift-test?metric=Purchase&value=revenue&control=holdout",
+    );
+    assert_eq!(status, 200, "{readout}");
+    assert_eq!(readout["variations"][0]["variation_id"], "holdout");
+    assert_eq!(readout["variations"][0]["n"], held);
+    assert_eq!(readout["variations"][1]["n"], treated);
     let (status, err) = server.admin_get("/v1/reports/lift");
     assert_eq!((status, err["code"].as_str()), (400, Some("invalid_query")));
 }
