@@ -15,6 +15,14 @@ use std::sync::RwLock;
 pub struct Principal {
     pub workspace: String,
     pub role: Role,
+    /// A non-secret id of the key (a prefix of its hash), for the access log.
+    pub key_id: String,
+}
+
+impl Principal {
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.role.as_str(), self.key_id)
+    }
 }
 
 #[derive(Default)]
@@ -73,7 +81,12 @@ impl AppState {
                 "the key is unknown or revoked",
             ));
         };
-        let principal = Principal { workspace, role };
+        let key_id = hash.get(..12).unwrap_or_default().to_string();
+        let principal = Principal {
+            workspace,
+            role,
+            key_id,
+        };
         if let Ok(mut known) = self.keys.known.write() {
             known.insert(hash, principal.clone());
         }

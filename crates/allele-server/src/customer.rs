@@ -188,6 +188,15 @@ pub async fn me_get_consent(
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
     let customer = state.customer(&headers).await?;
+    state
+        .log_access(
+            &customer.workspace,
+            "customer".into(),
+            "read_consent",
+            "dpv:ServiceProvision",
+            customer.root.clone(),
+        )
+        .await?;
     consent_state(
         &state,
         customer.root,
@@ -256,6 +265,15 @@ pub async fn me_export(
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
     let customer = state.customer(&headers).await?;
+    state
+        .log_access(
+            &customer.workspace,
+            "customer".into(),
+            "export",
+            "dpv:ServiceProvision",
+            customer.root.clone(),
+        )
+        .await?;
     let root = customer.root.clone();
     let export = state
         .store

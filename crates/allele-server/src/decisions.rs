@@ -145,6 +145,17 @@ pub async fn decide(
         // Unknown visitor: an empty profile keyed by the id it will get.
         None => (None, (ProfileView::default(), BTreeMap::new())),
     };
+    if let Some(root) = &root {
+        state
+            .log_access(
+                &principal.workspace,
+                principal.actor(),
+                "decide",
+                "dpv:Personalisation",
+                root.clone(),
+            )
+            .await?;
+    }
     if root.is_none() {
         profile.id = request
             .user_id

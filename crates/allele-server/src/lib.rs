@@ -1,6 +1,7 @@
 //! allele's HTTP server: Segment-compatible ingest, profiles, and operations
 //! endpoints, over the embedded store.
 
+pub mod access;
 pub mod auth;
 pub mod bundles;
 pub mod customer;
@@ -96,6 +97,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(customer::me_get_consent).put(customer::me_put_consent),
         )
         .route("/v1/me/export", get(customer::me_export))
+        .route("/v1/me/access-log", get(access::me_access_log))
+        .route("/v1/transparency/key", get(access::transparency_key))
         .route("/v1/policies", axum::routing::put(bundles::publish))
         .route("/v1/bundles/latest", get(bundles::latest))
         .route("/v1/bundles/key", get(bundles::public_key))

@@ -47,6 +47,15 @@ pub async fn get_profile(
 ) -> Result<Json<read::ProfileView>, HttpError> {
     let principal = state.require(&headers, &[Role::Admin]).await?;
     let root = root(&state, &principal.workspace, &reference).await?;
+    state
+        .log_access(
+            &principal.workspace,
+            principal.actor(),
+            "read_profile",
+            "dpv:ServiceProvision",
+            root.clone(),
+        )
+        .await?;
     let view = state
         .store
         .read(move |conn| read::profile(conn, &root))
@@ -89,6 +98,15 @@ pub async fn get_events(
         })?),
     };
     let root = root(&state, &principal.workspace, &reference).await?;
+    state
+        .log_access(
+            &principal.workspace,
+            principal.actor(),
+            "read_events",
+            "dpv:ServiceProvision",
+            root.clone(),
+        )
+        .await?;
     let page = state
         .store
         .read(move |conn| read::events(conn, &root, limit, before))

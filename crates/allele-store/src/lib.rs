@@ -5,6 +5,7 @@
 //! transaction holding the events (and their messageIds) has been committed
 //! with `synchronous=FULL`, i.e. fsync'd.
 
+pub mod access;
 pub mod bundles;
 pub mod cache;
 pub mod consent;

@@ -173,6 +173,22 @@ CREATE TABLE traits_seen (
     PRIMARY KEY (workspace_id, key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The per-workspace access log: each row is a leaf of an RFC 6962 Merkle
+-- tree. Rows are only ever appended.
+CREATE TABLE access_log (
+    workspace_id TEXT NOT NULL,
+    idx          INTEGER NOT NULL,
+    at           INTEGER NOT NULL,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    leaf_hash    BLOB NOT NULL,
+    PRIMARY KEY (workspace_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX access_log_subject ON access_log(workspace_id, subject, idx);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -161,3 +161,80 @@ fn consent_ledger_and_customer_tokens() {
     );
     assert_eq!(status, 401);
 }
+
+#[test]
+fn access_log_is_verifiable_by_the_customer() {
+    use allele_privacy::merkle::entry::{AccessLogResponse, verify_access_log};
+    use base64::Engine;
+    let server = Server::start();
+    let (a, b) = (unique("log-a"), unique("log-b"));
+    for user in [&a, &b] {
+        assert_eq!(server.post("/v1/identify", &json!({"userId": user})).0, 200);
+    }
+    // Reads by staff, of A and of B.
+    assert_eq!(
+        server.admin_get(&format!("/v1/profiles/user_id:{a}")).0,
+        200
+    );
+    assert_eq!(
+        server
+            .admin_get(&format!("/v1/profiles/user_id:{a}/events"))
+            .0,
+        200
+    );
+    assert_eq!(
+        server.admin_get(&format!("/v1/profiles/user_id:{b}")).0,
+        200
+    );
+    let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{a}/tokens"), None);
+    let token = issued["token"].as_str().expect("token").to_string();
+    let (status, log) = me(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/v1/me/access-log",
+        None,
+    );
+    assert_eq!(status, 200, "{log}");
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        ["read_profile", "read_events", "read_access_log"],
+        "{log}"
+    );
+    assert!(
+        log["entries"][0]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("admin:"))
+    );
+    assert!(log["tree_head"]["tree_size"].as_u64() >= Some(4));
+    let (_, key) = me(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/v1/transparency/key",
+        None,
+    );
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(key["public_key"].as_str().expect("key"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&bytes).expect("key");
+    let response: AccessLogResponse = serde_json::from_value(log.clone()).expect("shape");
+    assert_eq!(verify_access_log(&response, &verifying), Ok(3));
+    // Any rewrite is caught.
+    let mut forged = log.clone();
+    forged["entries"][0]["actor"] = json!("nobody");
+    let forged: AccessLogResponse = serde_json::from_value(forged).expect("shape");
+    assert!(verify_access_log(&forged, &verifying).is_err());
+    let mut dropped = log.clone();
+    dropped["tree_head"]["tree_size"] = json!(2);
+    let dropped: AccessLogResponse = serde_json::from_value(dropped).expect("shape");
+    assert!(verify_access_log(&dropped, &verifying).is_err());
+}
