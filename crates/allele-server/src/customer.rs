@@ -295,3 +295,44 @@ pub async fn me_export(
         .await?;
     Ok(Json(export))
 }
+
+/// `DELETE /v1/me`: erase the customer's profile, events, identities,
+/// consents, decisions and tokens, checkpoint the log so no deleted bytes
+/// stay on disk, and answer a signed receipt of what was removed.
+pub async fn me_erase(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let customer = state.customer(&headers).await?;
+    let root = customer.root.clone();
+    let erased = state
+        .store
+        .write_resolving(&customer.workspace, 1, move |resolver| {
+            allele_store::erase::erase(resolver, &root)
+        })
+        .await?;
+    // secure_delete zeroes freed pages; the checkpoint folds the WAL (which
+    // still holds the old pages) back and truncates it.
+    if let Err(err) = state.store.checkpoint() {
+        tracing::warn!(error = %err, "checkpoint after erasure failed; retried by the background checkpointer");
+    }
+    let ws = customer.workspace.clone();
+    let secret = state
+        .store
+        .read(move |conn| allele_store::bundles::signing_key(conn, &ws))
+        .await?;
+    let receipt = json!({
+        "receipt_id": allele_store::identity::new_id("erase_"),
+        "erased_at": jiff::Timestamp::now().to_string(),
+        "workspace": customer.workspace,
+        "erased": erased,
+    });
+    let signing = ed25519_dalek::SigningKey::from_bytes(&secret);
+    let signature = ed25519_dalek::Signer::sign(&signing, receipt.to_string().as_bytes());
+    use base64::Engine;
+    Ok(Json(json!({
+        "receipt": receipt.to_string(),
+        "signature": base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+        "algorithm": "ed25519",
+    })))
+}

@@ -127,6 +127,19 @@ impl IdentityCache {
         self.undo.push(Undo::Root(profile.to_string(), old));
     }
 
+    /// Reload from the database before the next group (after changes the
+    /// undo log cannot express, such as erasure).
+    pub fn reload_before_next_group(&mut self) {
+        self.stale = true;
+    }
+
+    /// Erasure: the identity no longer exists. Not undoable, so erasure runs
+    /// as an isolated job whose failure marks the cache stale instead.
+    pub fn forget(&mut self, ws: &str, kind: &str, value: &str, profile: &str) {
+        self.owners.remove(&key(ws, kind, value));
+        self.roots.remove(profile);
+    }
+
     /// A job's savepoint committed: its changes stay.
     pub fn keep_job(&mut self) {
         self.undo.clear();

@@ -9,6 +9,7 @@ pub mod access;
 pub mod bundles;
 pub mod cache;
 pub mod consent;
+pub mod erase;
 pub mod identity;
 pub mod ingest;
 pub mod keys;

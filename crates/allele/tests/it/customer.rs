@@ -238,3 +238,105 @@ fn access_log_is_verifiable_by_the_customer() {
     let dropped: AccessLogResponse = serde_json::from_value(dropped).expect("shape");
     assert!(verify_access_log(&dropped, &verifying).is_err());
 }
+
+#[test]
+fn erasure_leaves_no_trace_and_returns_a_signed_receipt() {
+    let server = Server::start();
+    let user = unique("erase-me");
+    let email = format!("{user}@private.example");
+    let events = json!({"batch": [
+        {"type": "identify", "userId": user, "anonymousId": format!("{user}-device"), "traits": {"email": email, "secret_hobby": format!("{user}-hobby")}},
+        {"type": "track", "userId": user, "event": "Order Completed", "properties": {"note": format!("{user}-note")}},
+    ]});
+    assert_eq!(server.post("/v1/batch", &events).0, 200);
+    let keep = unique("keep-me");
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": keep, "traits": {"plan": "pro"}})
+            )
+            .0,
+        200
+    );
+    let consent = json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "given"});
+    assert_eq!(
+        admin_put(
+            &server,
+            &format!("/v1/profiles/user_id:{user}/consent"),
+            &consent
+        )
+        .0,
+        200
+    );
+    let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{user}/tokens"), None);
+    let token = issued["token"].as_str().expect("token").to_string();
+
+    let holds = |needle: &[u8]| {
+        std::fs::read_dir(&server.data)
+            .expect("data dir")
+            .flatten()
+            .any(|entry| {
+                std::fs::read(entry.path())
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            })
+    };
+    assert!(
+        holds(email.as_bytes()),
+        "the scan below must be able to find the email before erasure"
+    );
+    let (status, receipt) = me(&server, &token, reqwest::Method::DELETE, "/v1/me", None);
+    assert_eq!(status, 200, "{receipt}");
+    let signed: Value =
+        serde_json::from_str(receipt["receipt"].as_str().expect("receipt")).expect("json");
+    assert_eq!(signed["erased"]["events"], 2);
+    assert_eq!(signed["erased"]["identities"], 3, "{signed}");
+    assert_eq!(signed["erased"]["consents"], 1);
+    assert!(receipt["signature"].is_string());
+
+    // Gone through the API, and the token with it.
+    assert_eq!(
+        server.admin_get(&format!("/v1/profiles/user_id:{user}")).0,
+        404
+    );
+    assert_eq!(
+        me(
+            &server,
+            &token,
+            reqwest::Method::GET,
+            "/v1/me/consent",
+            None
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        server.admin_get(&format!("/v1/profiles/user_id:{keep}")).0,
+        200
+    );
+    // Gone from every file of the data dir.
+    for entry in std::fs::read_dir(&server.data).expect("data dir").flatten() {
+        let Ok(bytes) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        for needle in [user.as_bytes(), email.as_bytes()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} still holds `{}`",
+                entry.path().display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    // New events for the same ids start a fresh profile.
+    assert_eq!(
+        server
+            .post("/v1/track", &json!({"userId": user, "event": "Back"}))
+            .0,
+        200
+    );
+    let (status, fresh) = server.admin_get(&format!("/v1/profiles/user_id:{user}"));
+    assert_eq!(status, 200);
+    assert_eq!(fresh["event_count"], 1);
+    assert_eq!(fresh["traits"], json!({}));
+}
