@@ -3,4 +3,4 @@
 # Usage: bench/durability.sh [rounds]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ALLELE_KILL_ROUNDS=${1:-20} cargo test --release -p allele --test integration acknowledged_events_survive_kill_9 -- --nocapture
+ALLELE_KILL_ROUNDS=${1:-20} cargo test -p allele --test integration acknowledged_events_survive_kill_9 -- --nocapture
