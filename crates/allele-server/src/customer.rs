@@ -336,3 +336,67 @@ pub async fn me_erase(
         "algorithm": "ed25519",
     })))
 }
+
+/// `GET /v1/me/caps`: the customer's own contact limits (empty when unset).
+pub async fn me_get_caps(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let customer = state.customer(&headers).await?;
+    let root = customer.root.clone();
+    let stored = state
+        .store
+        .read(move |conn| allele_store::bundles::customer_limits(conn, &root))
+        .await?;
+    let limits: allele_privacy::limits::CustomerLimits = match stored {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| HttpError::new(Code::Internal, e.to_string()))?,
+        None => allele_privacy::limits::CustomerLimits {
+            timezone: "UTC".into(),
+            ..Default::default()
+        },
+    };
+    Ok(Json(serde_json::to_value(limits).map_err(|e| {
+        HttpError::new(Code::Internal, e.to_string())
+    })?))
+}
+
+/// `PUT /v1/me/caps`: caps per channel, quiet hours in the customer's own
+/// time zone, preferred channels. Every later decision honours them.
+pub async fn me_put_caps(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let customer = state.customer(&headers).await?;
+    let limits: allele_privacy::limits::CustomerLimits = serde_json::from_slice(&body).map_err(|err| {
+        HttpError::new(
+            Code::InvalidBody,
+            format!("limits must be `{{\"timezone\", \"quiet_hours\": {{\"start\",\"end\"}}, \"caps\": [{{\"channel\",\"count\",\"window_ms\"}}], \"preferred_channels\"}}`: {err}"),
+        )
+    })?;
+    allele_privacy::limits::time_zone(&limits.timezone).map_err(|err| {
+        HttpError::new(
+            Code::InvalidBody,
+            format!("timezone `{}`: {err}", limits.timezone),
+        )
+    })?;
+    if let Some(cap) = limits.caps.iter().find(|cap| cap.window_ms <= 0) {
+        return Err(HttpError::new(
+            Code::InvalidBody,
+            format!("cap on `{}` needs a positive `window_ms`", cap.channel),
+        ));
+    }
+    let text = serde_json::to_string(&limits)
+        .map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
+    let (ws, root) = (customer.workspace.clone(), customer.root.clone());
+    state
+        .store
+        .write(1, move |conn| {
+            allele_store::bundles::set_customer_limits(conn, &ws, &root, &text, now_ms())
+        })
+        .await?;
+    Ok(Json(serde_json::to_value(limits).map_err(|e| {
+        HttpError::new(Code::Internal, e.to_string())
+    })?))
+}

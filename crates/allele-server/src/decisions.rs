@@ -4,7 +4,10 @@
 use crate::AppState;
 use crate::error::HttpError;
 use allele_engine::decide::Identity;
-use allele_engine::{ConsentRecord, ConsentStatus, DecisionInput, DecisionRequest, ProfileView};
+use allele_engine::{
+    ConsentRecord, ConsentStatus, CustomerCaps, DecisionInput, DecisionRequest, ProfileView,
+};
+use allele_privacy::limits::CustomerLimits;
 use allele_store::bundles::{self, LoggedDecision};
 use allele_store::{Role, StoreError, now_ms, read};
 use allele_types::Code;
@@ -46,10 +49,16 @@ fn millis(text: Option<&str>) -> Option<i64> {
 }
 
 /// The profile as rules see it, and the contact history caps count.
+/// The customer's stored limits (JSON) and their past marketing contacts.
+type Limits = (Option<String>, Vec<i64>);
+/// What a decision reads about a known person.
+type PersonInput = (ProfileView, BTreeMap<String, Vec<i64>>, Limits);
+
 fn profile_input(
     conn: &allele_store::Connection,
     root: &str,
-) -> Result<(ProfileView, BTreeMap<String, Vec<i64>>), StoreError> {
+    channel: &str,
+) -> Result<PersonInput, StoreError> {
     let view = read::profile(conn, root)?;
     let consent = read::consent_ledger(conn, root)?
         .into_iter()
@@ -89,7 +98,45 @@ fn profile_input(
         first_seen: millis(view.first_seen.as_deref()),
         last_seen: millis(view.last_seen.as_deref()),
     };
-    Ok((profile, history))
+    let limits = (
+        bundles::customer_limits(conn, root)?,
+        bundles::marketing_contacts(conn, root, channel)?,
+    );
+    Ok((profile, history, limits))
+}
+
+/// The customer's own limits as the engine takes them: quiet hours now,
+/// the strictest cap on this channel, and channels they did not choose.
+fn customer_caps(limits: Limits, channel: &str, now: i64) -> Option<CustomerCaps> {
+    let (Some(text), contacts) = limits else {
+        return None;
+    };
+    let limits: CustomerLimits = serde_json::from_str(&text).ok()?;
+    let quiet_now = match (
+        &limits.quiet_hours,
+        allele_privacy::limits::time_zone(&limits.timezone),
+    ) {
+        (Some(quiet), Ok(tz)) => allele_privacy::limits::is_quiet(now, quiet, &tz).unwrap_or(false),
+        _ => false,
+    };
+    let strictest = limits
+        .caps
+        .iter()
+        .filter(|cap| cap.applies_to(channel))
+        .min_by_key(|cap| cap.count);
+    let unchosen = !limits.preferred_channels.is_empty()
+        && !limits.preferred_channels.iter().any(|c| c == channel);
+    let (max, window) = match (unchosen, strictest) {
+        (true, _) => (Some(0), 0),
+        (false, Some(cap)) => (Some(cap.count), cap.window_ms.max(0) as u64),
+        (false, None) => (None, 0),
+    };
+    Some(CustomerCaps {
+        max_marketing_contacts: max,
+        window_ms: window,
+        marketing_contacts: contacts,
+        quiet_now,
+    })
 }
 
 pub async fn decide(
@@ -129,22 +176,27 @@ pub async fn decide(
         })
     })
     .collect();
+    let channel = request.channel.clone();
     let found = state
         .store
         .read(move |conn| {
             for profile_ref in &refs {
                 if let Some(root) = read::resolve(conn, &ws, profile_ref)? {
-                    return Ok(Some((root.clone(), profile_input(conn, &root)?)));
+                    return Ok(Some((root.clone(), profile_input(conn, &root, &channel)?)));
                 }
             }
             Ok(None)
         })
         .await?;
-    let (root, (mut profile, contact_history)) = match found {
+    let (root, (mut profile, contact_history, limits)) = match found {
         Some((root, input)) => (Some(root), input),
         // Unknown visitor: an empty profile keyed by the id it will get.
-        None => (None, (ProfileView::default(), BTreeMap::new())),
+        None => (
+            None,
+            (ProfileView::default(), BTreeMap::new(), (None, Vec::new())),
+        ),
     };
+    let now = now_ms();
     if let Some(root) = &root {
         state
             .log_access(
@@ -172,11 +224,11 @@ pub async fn decide(
             context: request.context.clone(),
             limit: request.limit.unwrap_or(1).clamp(1, 100),
         },
-        now_ms: now_ms(),
+        now_ms: now,
         seed,
         workspace_salt: principal.workspace.clone(),
         contact_history,
-        customer_caps: None,
+        customer_caps: customer_caps(limits, &request.channel, now),
         arm_stats: BTreeMap::new(),
     };
     let decision = allele_engine::decide(&active.bundle, &input);
@@ -196,11 +248,20 @@ pub async fn decide(
     })
     .to_string();
     let result = response.to_string();
-    let actions: Vec<(String, f64)> = decision
+    let doc = active.bundle.doc();
+    let actions: Vec<(String, f64, bool)> = decision
         .actions
         .iter()
-        .map(|a| (a.action_id.clone(), a.probability))
+        .map(|a| {
+            let marketing = doc
+                .actions
+                .iter()
+                .find(|d| d.id == a.action_id)
+                .is_none_or(|d| d.kind != allele_engine::Kind::Transactional);
+            (a.action_id.clone(), a.probability, marketing)
+        })
         .collect();
+    let channel = request.channel.clone();
     let (ws, holdout, version, at) = (
         principal.workspace.clone(),
         decision.holdout,
@@ -222,6 +283,7 @@ pub async fn decide(
                     result: &result,
                     at,
                     actions,
+                    channel: &channel,
                 },
             )
         })

@@ -98,6 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/me/export", get(customer::me_export))
         .route("/v1/me/access-log", get(access::me_access_log))
+        .route(
+            "/v1/me/caps",
+            get(customer::me_get_caps).put(customer::me_put_caps),
+        )
         .route("/v1/me", axum::routing::delete(customer::me_erase))
         .route("/v1/transparency/key", get(access::transparency_key))
         .route("/v1/policies", axum::routing::put(bundles::publish))

@@ -103,8 +103,9 @@ pub struct LoggedDecision<'a> {
     pub request: &'a str,
     pub result: &'a str,
     pub at: i64,
-    /// (action_id, probability) of every action returned.
-    pub actions: Vec<(String, f64)>,
+    /// (action_id, probability, is marketing) of every action returned.
+    pub actions: Vec<(String, f64, bool)>,
+    pub channel: &'a str,
 }
 
 pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), StoreError> {
@@ -123,15 +124,18 @@ pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), 
         decision.at
     ])?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at, channel, marketing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for (action, probability) in &decision.actions {
+    for (action, probability, marketing) in &decision.actions {
         insert.execute(params![
             decision.id,
             decision.profile_id,
             action,
             probability,
-            decision.at
+            decision.at,
+            decision.channel,
+            marketing
         ])?;
     }
     Ok(())
@@ -147,4 +151,43 @@ pub fn contact_history(conn: &Connection, root: &str) -> Result<Vec<(String, i64
         .query_map([root], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// When marketing actions were returned to this person on `channel`
+/// (customer caps count these).
+pub fn marketing_contacts(
+    conn: &Connection,
+    root: &str,
+    channel: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at FROM decision_actions
+         WHERE profile_id IN (SELECT id FROM profiles WHERE root_id = ?1) AND marketing = 1 AND channel = ?2 ORDER BY at",
+    )?;
+    let rows = stmt
+        .query_map(params![root, channel], |row| row.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(rows)
+}
+
+pub fn customer_limits(conn: &Connection, root: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT limits FROM customer_limits WHERE profile_id = ?1")?
+        .query_row([root], |row| row.get(0))
+        .optional()?)
+}
+
+pub fn set_customer_limits(
+    conn: &Connection,
+    ws: &str,
+    root: &str,
+    limits: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO customer_limits (profile_id, workspace_id, limits, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (profile_id) DO UPDATE SET limits = excluded.limits, updated_at = excluded.updated_at",
+    )?
+    .execute(params![root, ws, limits, now])?;
+    Ok(())
 }

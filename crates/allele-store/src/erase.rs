@@ -68,6 +68,10 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
             "DELETE FROM merge_blocks WHERE profile_a = ?1 OR profile_b = ?1",
             [member],
         )?;
+        conn.execute(
+            "DELETE FROM customer_limits WHERE profile_id = ?1",
+            [member],
+        )?;
         conn.execute("DELETE FROM profiles WHERE id = ?1", params![member])?;
     }
     Ok(erased)

@@ -189,6 +189,17 @@ CREATE TABLE access_log (
 ) WITHOUT ROWID;
 CREATE INDEX access_log_subject ON access_log(workspace_id, subject, idx);
 "#,
+    r#"
+-- What a customer set about being contacted (caps, quiet hours, channels).
+CREATE TABLE customer_limits (
+    profile_id   TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    limits       TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE decision_actions ADD COLUMN channel TEXT;
+ALTER TABLE decision_actions ADD COLUMN marketing INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -362,3 +362,110 @@ fn bad_policies_get_clear_errors() {
         1
     );
 }
+
+#[test]
+fn customer_caps_and_quiet_hours_bind_every_decision() {
+    let server = Server::start();
+    assert_eq!(publish(&server, POLICY).0, 200);
+    let key = decide_key(&server);
+    let user = unique("limits");
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"age": 30, "country": "US"}})
+            )
+            .0,
+        200
+    );
+    let consent = json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "given"});
+    read(
+        client()
+            .put(format!("{}/v1/profiles/user_id:{user}/consent", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(&consent)
+            .send()
+            .expect("put"),
+    );
+    let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{user}/tokens"), None);
+    let token = issued["token"].as_str().expect("token").to_string();
+    let put_limits = |limits: Value| {
+        read(
+            client()
+                .put(format!("{}/v1/me/caps", server.url))
+                .bearer_auth(&token)
+                .json(&limits)
+                .send()
+                .expect("caps"),
+        )
+    };
+    // At most one marketing email a day, set by the customer.
+    let (status, body) = put_limits(
+        json!({"timezone": "Europe/Dublin", "caps": [{"channel": "email", "count": 1, "window_ms": 86_400_000}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(chosen(&decide(&server, &key, &user).1), ["gold_card"]);
+    let (_, second) = decide(&server, &key, &user);
+    assert_eq!(
+        chosen(&second),
+        ["order_update"],
+        "the customer's cap binds: {second}"
+    );
+    // Quiet hours around now, in the customer's zone: no marketing, transactional still flows.
+    let now =
+        jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("America/New_York").expect("tz"));
+    let start = now
+        .time()
+        .saturating_sub(jiff::SignedDuration::from_mins(30));
+    let end = now
+        .time()
+        .saturating_add(jiff::SignedDuration::from_mins(30));
+    let other = unique("quiet");
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": other, "traits": {"age": 30, "country": "US"}})
+            )
+            .0,
+        200
+    );
+    read(
+        client()
+            .put(format!(
+                "{}/v1/profiles/user_id:{other}/consent",
+                server.url
+            ))
+            .bearer_auth(&server.admin_key)
+            .json(&consent)
+            .send()
+            .expect("put"),
+    );
+    let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{other}/tokens"), None);
+    let other_token = issued["token"].as_str().expect("token").to_string();
+    let quiet = json!({"timezone": "America/New_York", "quiet_hours": {"start": start.strftime("%H:%M").to_string(), "end": end.strftime("%H:%M").to_string()}});
+    let (status, body) = read(
+        client()
+            .put(format!("{}/v1/me/caps", server.url))
+            .bearer_auth(&other_token)
+            .json(&quiet)
+            .send()
+            .expect("caps"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, hushed) = decide(&server, &key, &other);
+    // Skip only in the minute around midnight, where the window wraps oddly.
+    if start < end {
+        assert_eq!(
+            chosen(&hushed),
+            ["order_update"],
+            "quiet hours bind: {hushed}"
+        );
+    }
+    let (status, err) = put_limits(json!({"timezone": "Mars/Olympus"}));
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("invalid_body")),
+        "{err}"
+    );
+}
