@@ -10,6 +10,7 @@ pub mod error;
 pub mod ingest;
 pub mod listen;
 pub mod ops;
+pub mod portal;
 pub mod profiles;
 pub mod reports;
 
@@ -103,6 +104,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(customer::me_get_caps).put(customer::me_put_caps),
         )
         .route("/v1/me", axum::routing::delete(customer::me_erase))
+        .route("/me", get(portal::me))
+        .route("/me/login", get(portal::login))
+        .route("/me/consent", post(portal::post_consent))
+        .route("/me/erase", post(portal::post_erase))
         .route("/v1/transparency/key", get(access::transparency_key))
         .route("/v1/policies", axum::routing::put(bundles::publish))
         .route("/v1/bundles/latest", get(bundles::latest))

@@ -340,3 +340,87 @@ fn erasure_leaves_no_trace_and_returns_a_signed_receipt() {
     assert_eq!(fresh["event_count"], 1);
     assert_eq!(fresh["traits"], json!({}));
 }
+
+#[test]
+fn portal_login_is_single_use_and_forms_are_same_origin_only() {
+    let server = Server::start();
+    let user = unique("portal");
+    assert_eq!(server.post("/v1/identify", &json!({"userId": user})).0, 200);
+    let consent = json!({"purpose": "dpv:DirectMarketing", "channel": "sms", "status": "given"});
+    assert_eq!(
+        admin_put(
+            &server,
+            &format!("/v1/profiles/user_id:{user}/consent"),
+            &consent
+        )
+        .0,
+        200
+    );
+    let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{user}/tokens"), None);
+    let login_url = issued["login_url"].as_str().expect("login_url").to_string();
+    let no_redirect = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let first = no_redirect.get(&login_url).send().expect("login");
+    assert_eq!(first.status(), 303);
+    let cookie = first.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    assert!(cookie.starts_with("allele_me=ct_"));
+    assert_eq!(
+        no_redirect.get(&login_url).send().expect("again").status(),
+        401,
+        "login links are single-use"
+    );
+    let page = no_redirect
+        .get(format!("{}/me", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .expect("me");
+    assert_eq!(page.status(), 200);
+    let html = page.text().expect("html");
+    assert!(
+        html.contains("dpv:DirectMarketing") && html.contains("<td>sms</td>"),
+        "{html}"
+    );
+    // Without a session: refused.
+    assert_eq!(
+        no_redirect
+            .get(format!("{}/me", server.url))
+            .send()
+            .expect("me")
+            .status(),
+        401
+    );
+    // A cross-site form post is refused; a same-origin one lands in the ledger.
+    let form = [
+        ("purpose", "dpv:DirectMarketing"),
+        ("channel", "sms"),
+        ("status", "withdrawn"),
+    ];
+    let cross = no_redirect
+        .post(format!("{}/me/consent", server.url))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .expect("post");
+    assert_eq!(cross.status(), 403);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let same = no_redirect
+        .post(format!("{}/me/consent", server.url))
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .form(&form)
+        .send()
+        .expect("post");
+    assert_eq!(same.status(), 303);
+    let (_, state) = server.admin_get(&format!("/v1/profiles/user_id:{user}/consent"));
+    assert_eq!(state["consents"][0]["status"], "withdrawn", "{state}");
+    assert_eq!(state["consents"][0]["source"], "customer");
+}
