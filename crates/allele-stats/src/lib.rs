@@ -73,6 +73,7 @@ mod error;
 pub mod holdout;
 pub mod means;
 pub mod multiple;
+pub mod ope;
 pub mod power;
 pub mod proportions;
 pub mod readout;

@@ -49,6 +49,8 @@ enum Command {
     },
     /// Import offline touchpoints from CSV or JSONL (idempotent, resumable).
     Import(import::ImportArgs),
+    /// Off-policy evaluation (IPS, SNIPS, DR) of a policy on a decision log.
+    Evaluate(crate::evaluate::EvaluateArgs),
     /// Score each stdin line with VADER; one JSON object per line.
     Sentiment,
     /// Check or publish a policy file.
@@ -189,6 +191,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Report { command } => crate::report::run(command).await,
         Command::Policy { command } => crate::policy::run(command).await,
         Command::Sentiment => crate::sentiment::run(),
+        Command::Evaluate(args) => crate::evaluate::run(args),
     }
 }
 

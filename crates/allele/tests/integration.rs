@@ -20,6 +20,8 @@ mod customer;
 mod decisions;
 #[path = "it/durability.rs"]
 mod durability;
+#[path = "it/evaluate.rs"]
+mod evaluate;
 #[path = "it/experiments.rs"]
 mod experiments;
 #[path = "it/identity.rs"]
