@@ -22,6 +22,9 @@ pub struct ExperimentParams {
     pub control: Option<String>,
     /// A pre-period event whose count before exposure is the CUPED covariate.
     pub cuped: Option<String>,
+    /// Planned traffic split for the SRM check, one weight per variation in
+    /// name order (`0.1,0.9`); equal when absent.
+    pub split: Option<String>,
 }
 
 /// Compute an experiment readout; shared by HTTP and `allele report`.
@@ -94,7 +97,25 @@ pub async fn experiment_readout(
             })
             .collect(),
     };
-    allele_stats::experiment_readout(&input, &ReadoutOptions::default())
+    let expected_split = match params.split.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.split(',')
+                .map(|w| w.trim().parse::<f64>())
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|_| {
+                    HttpError::new(
+                        Code::InvalidQuery,
+                        format!("`split` must be comma-separated numbers, got `{text}`"),
+                    )
+                })?,
+        ),
+    };
+    let options = ReadoutOptions {
+        expected_split,
+        ..ReadoutOptions::default()
+    };
+    allele_stats::experiment_readout(&input, &options)
         .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))
 }
 

@@ -186,8 +186,19 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
+    let marketing = crate::demo_story::run(
+        &app,
+        &created.admin_key,
+        &created.write_key,
+        args.customers,
+        args.seed,
+    )
+    .await?;
+    let elapsed_story = started.elapsed().as_secs_f64();
     let summary = json!({
         "data_dir": dir.display().to_string(),
+        "story_seconds": (elapsed_story * 1000.0).round() / 1000.0,
+        "marketing": marketing,
         "customers": args.customers,
         "days": args.days,
         "events_sent": sent,

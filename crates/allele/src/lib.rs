@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod demo_story;
 pub mod evaluate;
 pub mod import;
 pub mod mapping;

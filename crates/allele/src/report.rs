@@ -26,6 +26,9 @@ pub enum ReportCommand {
         /// A pre-period event used as the CUPED covariate.
         #[arg(long)]
         cuped: Option<String>,
+        /// Planned split for the SRM check, in variation name order (`0.1,0.9`).
+        #[arg(long)]
+        split: Option<String>,
         /// Print the JSON readout instead of a table.
         #[arg(long)]
         json: bool,
@@ -41,6 +44,7 @@ pub async fn run(command: ReportCommand) -> Result<(), String> {
         value,
         control,
         cuped,
+        split,
         json,
     } = command;
     let store = crate::cli::open_store(&data)?;
@@ -49,6 +53,7 @@ pub async fn run(command: ReportCommand) -> Result<(), String> {
         value,
         control,
         cuped,
+        split,
     };
     let readout = experiment_readout(&store, &workspace, &experiment_id, params)
         .await

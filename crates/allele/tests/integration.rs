@@ -18,6 +18,8 @@ mod conformance;
 mod customer;
 #[path = "it/decisions.rs"]
 mod decisions;
+#[path = "it/demo.rs"]
+mod demo;
 #[path = "it/durability.rs"]
 mod durability;
 #[path = "it/evaluate.rs"]
