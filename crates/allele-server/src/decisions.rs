@@ -359,23 +359,15 @@ pub async fn outcome(
     if let Some(revenue) = outcome.revenue.filter(|r| r.is_finite()) {
         properties.insert("revenue".into(), json!(revenue));
     }
-    let mut event = Map::new();
-    event.insert("type".into(), json!("track"));
-    event.insert("event".into(), json!(outcome.event));
-    event.insert("userId".into(), request["user_id"].clone());
-    event.insert("anonymousId".into(), request["anonymous_id"].clone());
-    event.insert("properties".into(), Value::Object(properties));
-    let meta = RequestMeta {
-        received_at: jiff::Timestamp::now(),
-        gpc: false,
-        max_batch_bytes: usize::MAX,
-    };
-    let message = parse_message(event, None, meta)?;
-    let message_id = message.message_id.clone();
-    state
-        .store
-        .ingest(&principal.workspace, vec![message])
-        .await?;
+    let message_id = store_track(
+        &state,
+        &principal.workspace,
+        &outcome.event,
+        (request["user_id"].clone(), request["anonymous_id"].clone()),
+        None,
+        Value::Object(properties),
+    )
+    .await?;
     Ok(Json(json!({"success": true, "message_id": message_id})))
 }
 
@@ -390,32 +382,53 @@ async fn record_exposure(
     decision: &Value,
 ) -> Result<(), HttpError> {
     let held = decision["holdout"].as_bool().unwrap_or(false);
-    let mut event = Map::new();
-    event.insert("type".into(), json!("track"));
-    event.insert("event".into(), json!(allele_store::reports::EXPOSURE_EVENT));
-    event.insert("userId".into(), json!(request.user_id));
-    event.insert("anonymousId".into(), json!(request.anonymous_id));
-    event.insert(
-        "messageId".into(),
-        json!(format!(
-            "exp-{}",
-            decision["decision_id"].as_str().unwrap_or_default()
-        )),
+    let message_id = format!(
+        "exp-{}",
+        decision["decision_id"].as_str().unwrap_or_default()
     );
-    event.insert(
-        "properties".into(),
-        json!({
-            "experiment_id": format!("holdout-{salt}"),
-            "variation_id": if held { "holdout" } else { "treated" },
-            "decision_id": decision["decision_id"],
-        }),
-    );
+    let properties = json!({
+        "experiment_id": format!("holdout-{salt}"),
+        "variation_id": if held { "holdout" } else { "treated" },
+        "decision_id": decision["decision_id"],
+    });
+    let ids = (json!(request.user_id), json!(request.anonymous_id));
+    store_track(
+        state,
+        ws,
+        allele_store::reports::EXPOSURE_EVENT,
+        ids,
+        Some(message_id),
+        properties,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Store a track event for a person, through the same path as ingest.
+async fn store_track(
+    state: &AppState,
+    ws: &str,
+    event: &str,
+    (user_id, anonymous_id): (Value, Value),
+    message_id: Option<String>,
+    properties: Value,
+) -> Result<String, HttpError> {
+    let mut body = Map::new();
+    body.insert("type".into(), json!("track"));
+    body.insert("event".into(), json!(event));
+    body.insert("userId".into(), user_id);
+    body.insert("anonymousId".into(), anonymous_id);
+    if let Some(id) = message_id {
+        body.insert("messageId".into(), json!(id));
+    }
+    body.insert("properties".into(), properties);
     let meta = RequestMeta {
         received_at: jiff::Timestamp::now(),
         gpc: false,
         max_batch_bytes: usize::MAX,
     };
-    let message = parse_message(event, None, meta)?;
+    let message = parse_message(body, None, meta)?;
+    let id = message.message_id.clone();
     state.store.ingest(ws, vec![message]).await?;
-    Ok(())
+    Ok(id)
 }

@@ -91,16 +91,7 @@ pub fn experiment(
         if row.get::<_, i64>(1)? < *exposed_at {
             continue;
         }
-        let value = match row.get_ref(2)? {
-            rusqlite::types::ValueRef::Integer(n) => n as f64,
-            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
-            rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| t.parse::<f64>().ok())
-                .filter(|x| x.is_finite())
-                .unwrap_or(0.0),
-            _ => 0.0,
-        };
+        let value = number(row.get_ref(2)?);
         if let Some(user) = users.get_mut(&who) {
             user.converted = true;
             user.value += value;
@@ -200,11 +191,7 @@ pub fn lift_groups(
         if row.get::<_, i64>(1)? < *first {
             continue;
         }
-        let amount = match row.get_ref(2)? {
-            rusqlite::types::ValueRef::Integer(n) => n as f64,
-            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
-            _ => 0.0,
-        };
+        let amount = number(row.get_ref(2)?);
         let user = outcomes.entry(who).or_default();
         user.converted = true;
         user.value += amount;
@@ -281,15 +268,25 @@ pub fn touch_paths(
         }
         let at = row.get::<_, i64>(1)? / 1000;
         path.conversion_at = Some(at);
-        path.value = match row.get_ref(2)? {
-            rusqlite::types::ValueRef::Integer(n) => n as f64,
-            rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
-            _ => 0.0,
-        };
+        path.value = number(row.get_ref(2)?);
         // Touches after the conversion did not lead to it.
         path.touches.retain(|(_, touched)| *touched <= at);
     }
     let mut out: Vec<(String, TouchPath)> = paths.into_iter().collect();
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(out.into_iter().map(|(_, path)| path).collect())
+}
+
+/// A JSON property read by `json_extract` as a finite number (0 otherwise).
+fn number(value: rusqlite::types::ValueRef<'_>) -> f64 {
+    match value {
+        rusqlite::types::ValueRef::Integer(n) => n as f64,
+        rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
+        rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|x| x.is_finite())
+            .unwrap_or(0.0),
+        _ => 0.0,
+    }
 }

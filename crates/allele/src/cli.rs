@@ -130,20 +130,26 @@ pub(crate) fn open_store(data: &Path) -> Result<SqliteStore, String> {
         .map_err(|err| format!("cannot open the store in `{}`: {err}", data.display()))
 }
 
+/// Create the default workspace unless the store already has one: a store
+/// is never given a second workspace, nor new keys, behind its owner's back.
+async fn init_if_empty(store: &SqliteStore) -> Result<Option<allele_store::NewWorkspace>, String> {
+    store
+        .write(1, |conn| {
+            if keys::any_workspace(conn)? {
+                return Ok(None);
+            }
+            keys::create_workspace(conn, DEFAULT_WORKSPACE, now_ms()).map(Some)
+        })
+        .await
+        .map_err(|err| err.to_string())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Init { data, store } => {
             check_store(&store)?;
             let store = open_store(&data)?;
-            let created = store
-                .write(1, |conn| {
-                    if keys::any_workspace(conn)? {
-                        return Ok(None);
-                    }
-                    keys::create_workspace(conn, DEFAULT_WORKSPACE, now_ms()).map(Some)
-                })
-                .await
-                .map_err(|err| err.to_string())?;
+            let created = init_if_empty(&store).await?;
             let Some(created) = created else {
                 return Err(format!(
                     "`{}` already holds a workspace; keys are not rotated",
@@ -197,15 +203,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(data: &Path, listen: &str, config: Config) -> Result<(), String> {
     let store = open_store(data)?;
-    let created = store
-        .write(1, |conn| {
-            if keys::any_workspace(conn)? {
-                return Ok(None);
-            }
-            keys::create_workspace(conn, DEFAULT_WORKSPACE, now_ms()).map(Some)
-        })
-        .await
-        .map_err(|err| err.to_string())?;
+    let created = init_if_empty(&store).await?;
     if let Some(created) = created {
         println!(
             "{}",

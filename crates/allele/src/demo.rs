@@ -4,13 +4,10 @@
 
 use allele_server::{AppState, Config};
 use allele_store::{keys, now_ms};
-use axum::body::Body;
-use axum::http::Request;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::time::Instant;
-use tower::ServiceExt;
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -83,29 +80,15 @@ async fn send(
     gpc: bool,
 ) -> Result<Value, String> {
     let auth = format!("Basic {}", base64_user(key));
-    let mut request = Request::post(path)
-        .header("content-type", "application/json")
-        .header("authorization", auth);
-    if gpc {
-        request = request.header("sec-gpc", "1");
-    }
-    let request = request
-        .body(Body::from(body.to_string()))
-        .map_err(|e| e.to_string())?;
-    let response = app
-        .clone()
-        .oneshot(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .map_err(|e| e.to_string())?;
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
-        return Err(format!("`{path}` answered {status}: {value}"));
-    }
-    Ok(value)
+    crate::demo_story::call(
+        app,
+        "POST",
+        path,
+        &auth,
+        &[("sec-gpc", if gpc { "1" } else { "0" })],
+        body.to_string(),
+    )
+    .await
 }
 
 fn base64_user(key: &str) -> String {

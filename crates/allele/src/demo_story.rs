@@ -49,21 +49,30 @@ const POSTS: &[&str] = &[
     "App keeps crashing :( please fix",
 ];
 
+/// One request through the real router, in process: the JSON answer, or
+/// the error body as a message.
 pub async fn call(
     app: &axum::Router,
     method: &str,
     path: &str,
     auth: &str,
-    content_type: &str,
+    headers: &[(&str, &str)],
     body: String,
 ) -> Result<Value, String> {
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(path)
-        .header("authorization", auth)
-        .header("content-type", content_type)
-        .body(Body::from(body))
-        .map_err(|e| e.to_string())?;
+        .header("authorization", auth);
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        request = request.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
     let response = app
         .clone()
         .oneshot(request)
@@ -108,7 +117,7 @@ pub async fn run(
         "PUT",
         "/v1/policies",
         &bearer,
-        "application/yaml",
+        &[("content-type", "application/yaml")],
         POLICY.to_string(),
     )
     .await?;
@@ -126,7 +135,7 @@ pub async fn run(
                 "PUT",
                 &format!("/v1/profiles/user_id:{user}/consent"),
                 &bearer,
-                "application/json",
+                &[],
                 consent,
             )
             .await
@@ -136,16 +145,7 @@ pub async fn run(
             }
         }
         let request = json!({"user_id": user, "touchpoint": "web", "channel": "email", "context": {"campaign": "autumn"}}).to_string();
-        let Ok(decision) = call(
-            app,
-            "POST",
-            "/v1/decide",
-            &bearer,
-            "application/json",
-            request,
-        )
-        .await
-        else {
+        let Ok(decision) = call(app, "POST", "/v1/decide", &bearer, &[], request).await else {
             continue;
         };
         decisions += 1;
@@ -160,15 +160,7 @@ pub async fn run(
             conversions += 1;
             let revenue = f64::from(rng.random_range(40..400));
             let event = json!({"userId": user, "event": "Card Applied", "properties": {"revenue": revenue, "decision_id": decision["decision_id"]}});
-            call(
-                app,
-                "POST",
-                "/v1/track",
-                &basic,
-                "application/json",
-                event.to_string(),
-            )
-            .await?;
+            call(app, "POST", "/v1/track", &basic, &[], event.to_string()).await?;
         }
     }
     let mut posts = Vec::new();
@@ -187,7 +179,7 @@ pub async fn run(
         "POST",
         "/v1/batch",
         &basic,
-        "application/json",
+        &[],
         json!({"batch": posts}).to_string(),
     )
     .await?;
@@ -196,7 +188,7 @@ pub async fn run(
         "POST",
         "/v1/sentiment",
         &bearer,
-        "application/json",
+        &[],
         json!({"texts": texts}).to_string(),
     )
     .await?;
@@ -214,7 +206,7 @@ pub async fn run(
         "GET",
         "/v1/reports/lift?metric=Card%20Applied&value=revenue&action=gold_card",
         &bearer,
-        "application/json",
+        &[],
         String::new(),
     )
     .await?;
@@ -223,7 +215,7 @@ pub async fn run(
         "GET",
         "/v1/reports/experiments/holdout-demo?metric=Card%20Applied&value=revenue&control=holdout&split=0.1,0.9",
         &bearer,
-        "application/json",
+        &[],
         String::new(),
     )
     .await?;
