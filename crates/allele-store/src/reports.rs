@@ -290,3 +290,46 @@ fn number(value: rusqlite::types::ValueRef<'_>) -> f64 {
         _ => 0.0,
     }
 }
+
+/// `(event time ms, text)` of every event named `event`, property `property`.
+pub fn texts(
+    conn: &Connection,
+    ws: &str,
+    event: &str,
+    property: &str,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts, json_extract(body, ?3) FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY ts, seq",
+    )?;
+    let mut rows = stmt.query(params![ws, event, json_path(property)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        if let rusqlite::types::ValueRef::Text(text) = row.get_ref(1)? {
+            out.push((row.get(0)?, String::from_utf8_lossy(text).into_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// Mention and reply edges (`userId` → each of `properties.mentions`, and
+/// → `properties.reply_to`) of every event named `event`.
+pub fn social_edges(
+    conn: &Connection,
+    ws: &str,
+    event: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(e.body, '$.userId'), m.value FROM events e, json_each(e.body, '$.properties.mentions') m
+         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL AND m.type = 'text'
+         UNION ALL
+         SELECT json_extract(e.body, '$.userId'), json_extract(e.body, '$.properties.reply_to') FROM events e
+         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL
+           AND json_type(e.body, '$.properties.reply_to') = 'text'",
+    )?;
+    let rows = stmt
+        .query_map(params![ws, event], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows.into_iter().filter(|(from, to)| from != to).collect())
+}

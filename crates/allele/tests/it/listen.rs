@@ -102,3 +102,55 @@ fn sentiment_http_and_cli_agree_with_the_reference() {
     let reference: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(http, reference);
 }
+
+#[test]
+fn sentiment_and_influence_reports() {
+    let server = Server::start();
+    let prefix = crate::common::unique("social");
+    let hub = format!("{prefix}-hub");
+    let mut posts = Vec::new();
+    for i in 0..6 {
+        let author = format!("{prefix}-fan{i}");
+        let (text, day) = if i < 3 {
+            ("I love this brand!!!", "2026-05-01")
+        } else {
+            ("worst service ever :(", "2026-05-02")
+        };
+        posts.push(json!({"type": "track", "userId": author, "event": "Social Post Observed", "timestamp": format!("{day}T12:00:00Z"),
+                          "properties": {"text": text, "mentions": [hub], "reply_to": if i > 0 { Value::String(format!("{prefix}-fan{}", i - 1)) } else { Value::Null }}}));
+    }
+    posts.push(json!({"type": "track", "userId": hub, "event": "Social Post Observed", "timestamp": "2026-05-02T13:00:00Z",
+                      "properties": {"text": "thanks everyone", "mentions": [format!("{prefix}-fan0")]}}));
+    assert_eq!(server.post("/v1/batch", &json!({"batch": posts})).0, 200);
+
+    let (status, report) = server.admin_get("/v1/reports/sentiment");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["posts"], 7);
+    let days = report["days"].as_array().expect("days");
+    assert_eq!(days.len(), 2);
+    assert_eq!(
+        (
+            days[0]["date"].as_str(),
+            days[0]["posts"].as_u64(),
+            days[0]["positive"].as_u64()
+        ),
+        (Some("2026-05-01"), Some(3), Some(3))
+    );
+    assert_eq!(days[1]["negative"], 3);
+    let love = allele_listen::polarity_scores("I love this brand!!!").compound;
+    assert!((days[0]["mean_compound"].as_f64().expect("mean") - love).abs() < 1e-12);
+
+    let (status, influence) = server.admin_get("/v1/reports/influence?limit=3");
+    assert_eq!(status, 200, "{influence}");
+    assert_eq!(
+        influence["people"][0]["user_id"],
+        hub.as_str(),
+        "the most mentioned ranks first: {influence}"
+    );
+    assert_eq!(
+        influence["people"][0]["reach"], 6,
+        "all six fans mention the hub"
+    );
+    assert_eq!(influence["edges"], 6 + 5 + 1);
+    assert_eq!(influence["people"].as_array().map(Vec::len), Some(3));
+}
