@@ -105,7 +105,17 @@ impl AppState {
                 "send a key as `Authorization: Bearer <key>`",
             ));
         };
-        let principal = self.principal(&key).await?;
+        let principal = match self.principal(&key).await {
+            Ok(principal) => principal,
+            // A live customer token is a valid credential of the wrong kind.
+            Err(_) if key.starts_with("ct_") && self.customer(headers).await.is_ok() => {
+                return Err(HttpError::new(
+                    Code::WrongRole,
+                    "customer tokens reach only `/v1/me`",
+                ));
+            }
+            Err(err) => return Err(err),
+        };
         if !roles.contains(&principal.role) {
             return Err(HttpError::new(
                 Code::WrongRole,

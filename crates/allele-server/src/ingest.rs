@@ -94,6 +94,22 @@ async fn ingest_inner(
             "only write keys may send events",
         ));
     }
+    // A consent signal that does not decode is refused, never half-applied.
+    for (index, message) in parsed.messages.iter().enumerate() {
+        if let Some(tc) = allele_store::ingest::tc_string(&message.body)
+            && let Err(err) = allele_privacy::tcf::decode::decode(tc)
+        {
+            let error = allele_types::ApiError::new(
+                Code::InvalidEvent,
+                format!("`context.tcString` is not a valid TCF v2 string: {err}"),
+            );
+            return Err(HttpError(if kind.is_none() {
+                error.at_index(index)
+            } else {
+                error
+            }));
+        }
+    }
     metrics::histogram!("allele_ingest_batch_size").record(parsed.messages.len() as f64);
     state
         .store

@@ -75,6 +75,9 @@ pub fn apply(
         if message.gpc {
             record_gpc(resolver, &owner)?;
         }
+        if let Some(tc) = tc_string(&message.body) {
+            record_tcf(resolver, &owner, tc)?;
+        }
         summary.accepted += 1;
     }
     let mut update = resolver.conn.prepare_cached(
@@ -345,5 +348,47 @@ fn record_outcome(conn: &Connection, ws: &str, message: &Message) -> Result<(), 
         revenue,
         message.timestamp.as_millisecond()
     ])?;
+    Ok(())
+}
+
+/// The IAB TCF consent string an event carries, if any
+/// (`context.tcString`, or `context.consent.tcString`).
+pub fn tc_string(body: &Map<String, Value>) -> Option<&str> {
+    let context = body.get("context")?.as_object()?;
+    context
+        .get("tcString")
+        .or_else(|| {
+            context
+                .get("consent")
+                .and_then(Value::as_object)
+                .and_then(|c| c.get("tcString"))
+        })
+        .and_then(Value::as_str)
+}
+
+/// Map a TC string onto the consent ledger (channel `web`, source `tcf`),
+/// once per distinct string per profile: the string is the evidence.
+fn record_tcf(resolver: &mut Resolver, owner: &str, tc: &str) -> Result<(), StoreError> {
+    let seen: bool = resolver
+        .conn
+        .prepare_cached(
+            "SELECT 1 FROM consents WHERE profile_id = ?1 AND source = 'tcf' AND evidence = ?2",
+        )?
+        .exists(params![owner, tc])?;
+    if seen {
+        return Ok(());
+    }
+    // Validated before the batch was accepted; a failure here is a bug, not input.
+    let decoded = allele_privacy::tcf::decode::decode(tc)
+        .map_err(|err| StoreError::Invalid(format!("tc string: {err}")))?;
+    for (purpose, given) in allele_privacy::tcf::purposes::dpv_consents(&decoded) {
+        resolver
+            .conn
+            .prepare_cached(
+                "INSERT INTO consents (workspace_id, profile_id, purpose, channel, status, source, receipt_id, at, evidence)
+                 VALUES (?1, ?2, ?3, 'web', ?4, 'tcf', ?5, ?6, ?7)",
+            )?
+            .execute(params![resolver.ws, owner, purpose, if given { "given" } else { "refused" }, new_id("rcpt_"), resolver.now, tc])?;
+    }
     Ok(())
 }

@@ -10,6 +10,8 @@
 #[path = "it/common.rs"]
 mod common;
 
+#[path = "it/authz.rs"]
+mod authz;
 #[path = "it/clients.rs"]
 mod clients;
 #[path = "it/conformance.rs"]

@@ -159,7 +159,10 @@ fn consent_ledger_and_customer_tokens() {
             .send()
             .expect("get"),
     );
-    assert_eq!(status, 401);
+    assert_eq!(
+        status, 403,
+        "a customer token is a valid credential of the wrong kind"
+    );
 }
 
 #[test]
