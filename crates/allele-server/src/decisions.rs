@@ -242,9 +242,16 @@ pub async fn decide(
         "trace": decision.trace,
         "seed": seed,
     });
+    // What the rules saw, so another policy can be replayed on it later
+    // (identities left out: the log needs no more than the rules read).
+    let snapshot = ProfileView {
+        identities: Vec::new(),
+        ..input.profile.clone()
+    };
     let logged_request = json!({
         "user_id": request.user_id, "anonymous_id": request.anonymous_id,
         "touchpoint": request.touchpoint, "channel": request.channel, "context": request.context, "seed": seed,
+        "now_ms": input.now_ms, "profile": snapshot,
     })
     .to_string();
     let result = response.to_string();

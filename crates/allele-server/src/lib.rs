@@ -10,6 +10,7 @@ pub mod error;
 pub mod ingest;
 pub mod listen;
 pub mod listen_reports;
+pub mod ope;
 pub mod ops;
 pub mod portal;
 pub mod profiles;
@@ -117,6 +118,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/reports/ope", get(ope::report))
         .route("/v1/reports/sentiment", get(listen_reports::sentiment))
         .route("/v1/reports/influence", get(listen_reports::influence))
         .route("/v1/reports/lift", get(reports::lift))

@@ -191,3 +191,32 @@ pub fn set_customer_limits(
     .execute(params![root, ws, limits, now])?;
     Ok(())
 }
+
+/// One logged decision with its outcomes: request and result as logged,
+/// outcome count and summed revenue.
+pub struct LoggedOutcome {
+    pub request: String,
+    pub result: String,
+    pub outcomes: u64,
+    pub revenue: f64,
+}
+
+/// The whole decision log of a workspace, oldest first, with outcomes joined.
+pub fn decision_log(conn: &Connection, ws: &str) -> Result<Vec<LoggedOutcome>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.request, d.result, COUNT(o.message_id), COALESCE(SUM(o.revenue), 0)
+         FROM decisions d LEFT JOIN outcomes o ON o.decision_id = d.id AND o.workspace_id = d.workspace_id
+         WHERE d.workspace_id = ?1 GROUP BY d.id ORDER BY d.at, d.id",
+    )?;
+    let rows = stmt
+        .query_map([ws], |row| {
+            Ok(LoggedOutcome {
+                request: row.get(0)?,
+                result: row.get(1)?,
+                outcomes: row.get::<_, i64>(2)?.max(0) as u64,
+                revenue: row.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -324,6 +324,10 @@ fn remember_trait_keys(
 /// A track event carrying `properties.decision_id` is an outcome of that
 /// decision (and of `properties.action_id`, when given).
 fn record_outcome(conn: &Connection, ws: &str, message: &Message) -> Result<(), StoreError> {
+    // The exposure a decision records about itself is not its outcome.
+    if message.name.as_deref() == Some(crate::reports::EXPOSURE_EVENT) {
+        return Ok(());
+    }
     let Some(properties) = message.body.get("properties").and_then(Value::as_object) else {
         return Ok(());
     };

@@ -41,6 +41,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/attribution?conversion=E".into()),
         ("GET", "/v1/reports/sentiment".into()),
         ("GET", "/v1/reports/influence".into()),
+        ("GET", "/v1/reports/ope?version=1".into()),
         ("POST", "/v1/sentiment".into()),
         ("PUT", "/v1/policies".into()),
         ("POST", "/v1/bundles/1/activate".into()),

@@ -469,3 +469,79 @@ fn customer_caps_and_quiet_hours_bind_every_decision() {
         "{err}"
     );
 }
+
+#[test]
+fn live_off_policy_evaluation_of_a_stored_bundle() {
+    let server = Server::start();
+    assert_eq!(publish(&server, POLICY).0, 200);
+    let key = decide_key(&server);
+    let consent = json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "given"});
+    let mut offered = 0;
+    let mut rewarded = 0;
+    for i in 0..40 {
+        let user = unique("ope");
+        assert_eq!(
+            server
+                .post(
+                    "/v1/identify",
+                    &json!({"userId": user, "traits": {"age": 20 + i, "country": "GB"}})
+                )
+                .0,
+            200
+        );
+        if i % 2 == 0 {
+            read(
+                client()
+                    .put(format!("{}/v1/profiles/user_id:{user}/consent", server.url))
+                    .bearer_auth(&server.admin_key)
+                    .json(&consent)
+                    .send()
+                    .expect("put"),
+            );
+        }
+        let (_, decision) = decide(&server, &key, &user);
+        offered += 1;
+        if i % 3 == 0 {
+            rewarded += 1;
+            let outcome = json!({"decision_id": decision["decision_id"], "event": "Clicked"});
+            let (status, _) = read(
+                client()
+                    .post(format!("{}/v1/outcomes", server.url))
+                    .bearer_auth(&key)
+                    .json(&outcome)
+                    .send()
+                    .expect("outcome"),
+            );
+            assert_eq!(status, 200);
+        }
+    }
+    // The same rules as a new version: every weight is 1, IPS is the logged mean.
+    assert_eq!(publish(&server, POLICY).0, 200);
+    let (status, report) = server.admin_get("/v1/reports/ope?version=2");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["n"], offered);
+    let mean = f64::from(rewarded) / f64::from(offered);
+    assert!(
+        (report["ips"]["estimate"].as_f64().expect("ips") - mean).abs() < 1e-12,
+        "{report}"
+    );
+    assert!((report["ess"].as_f64().expect("ess") - f64::from(offered)).abs() < 1e-9);
+    // A policy that never offers gold_card gives zero weight to those decisions.
+    let without_gold = POLICY.replace(
+        "eligibility: 'profile.traits.age >= 18",
+        "eligibility: 'profile.traits.age >= 180",
+    );
+    assert_eq!(publish(&server, &without_gold).0, 200);
+    let (_, changed) = server.admin_get("/v1/reports/ope?version=3");
+    assert!(
+        changed["ess"].as_f64().expect("ess") < f64::from(offered),
+        "{changed}"
+    );
+    for (path, status) in [
+        ("/v1/reports/ope", 400),
+        ("/v1/reports/ope?version=99", 404),
+        ("/v1/reports/ope?version=1&value=clicks", 400),
+    ] {
+        assert_eq!(server.admin_get(path).0, status, "{path}");
+    }
+}
