@@ -54,11 +54,12 @@ type Limits = (Option<String>, Vec<i64>);
 /// What a decision reads about a known person.
 type PersonInput = (ProfileView, BTreeMap<String, Vec<i64>>, Limits);
 
-fn profile_input(
+/// The profile as rules see it, segments evaluated.
+pub(crate) fn engine_profile(
     conn: &allele_store::Connection,
+    ws: &str,
     root: &str,
-    channel: &str,
-) -> Result<PersonInput, StoreError> {
+) -> Result<ProfileView, StoreError> {
     let view = read::profile(conn, root)?;
     let consent = read::consent_ledger(conn, root)?
         .into_iter()
@@ -76,15 +77,11 @@ fn profile_input(
             })
         })
         .collect();
-    let mut history: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (action, at) in bundles::contact_history(conn, root)? {
-        history.entry(action).or_default().push(at);
-    }
-    let profile = ProfileView {
+    let mut profile = ProfileView {
         id: view.id,
         traits: view.traits,
         computed: view.computed,
-        segments: view.segments,
+        segments: Vec::new(),
         consent,
         identities: view
             .identities
@@ -98,6 +95,21 @@ fn profile_input(
         first_seen: millis(view.first_seen.as_deref()),
         last_seen: millis(view.last_seen.as_deref()),
     };
+    profile.segments = crate::segments::memberships(conn, ws, &profile, now_ms())?;
+    Ok(profile)
+}
+
+fn profile_input(
+    conn: &allele_store::Connection,
+    ws: &str,
+    root: &str,
+    channel: &str,
+) -> Result<PersonInput, StoreError> {
+    let profile = engine_profile(conn, ws, root)?;
+    let mut history: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (action, at) in bundles::contact_history(conn, root)? {
+        history.entry(action).or_default().push(at);
+    }
     let limits = (
         bundles::customer_limits(conn, root)?,
         bundles::marketing_contacts(conn, root, channel)?,
@@ -182,7 +194,10 @@ pub async fn decide(
         .read(move |conn| {
             for profile_ref in &refs {
                 if let Some(root) = read::resolve(conn, &ws, profile_ref)? {
-                    return Ok(Some((root.clone(), profile_input(conn, &root, &channel)?)));
+                    return Ok(Some((
+                        root.clone(),
+                        profile_input(conn, &ws, &root, &channel)?,
+                    )));
                 }
             }
             Ok(None)

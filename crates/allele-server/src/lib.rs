@@ -15,6 +15,7 @@ pub mod ops;
 pub mod portal;
 pub mod profiles;
 pub mod reports;
+pub mod segments;
 
 use allele_store::SqliteStore;
 use axum::Router;
@@ -118,6 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/segments/{id}", axum::routing::put(segments::put))
+        .route("/v1/segments/{id}/members", get(segments::members))
         .route("/v1/reports/ope", get(ope::report))
         .route("/v1/reports/sentiment", get(listen_reports::sentiment))
         .route("/v1/reports/influence", get(listen_reports::influence))

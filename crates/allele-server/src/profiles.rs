@@ -56,9 +56,14 @@ pub async fn get_profile(
             root.clone(),
         )
         .await?;
+    let ws = principal.workspace.clone();
     let view = state
         .store
-        .read(move |conn| read::profile(conn, &root))
+        .read(move |conn| {
+            let mut view = read::profile(conn, &root)?;
+            view.segments = crate::decisions::engine_profile(conn, &ws, &root)?.segments;
+            Ok(view)
+        })
         .await?;
     Ok(Json(view))
 }

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod read;
 pub mod reports;
 mod schema;
+pub mod segments;
 pub mod writer;
 
 use allele_types::segment::Message;

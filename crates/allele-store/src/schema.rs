@@ -200,6 +200,17 @@ CREATE TABLE customer_limits (
 ALTER TABLE decision_actions ADD COLUMN channel TEXT;
 ALTER TABLE decision_actions ADD COLUMN marketing INTEGER NOT NULL DEFAULT 1;
 "#,
+    r#"
+-- Segment definitions (CEL over the profile); membership is computed.
+CREATE TABLE segments (
+    workspace_id TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    definition   TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -78,6 +78,7 @@ codes! {
     NoActiveBundle => ("no_active_bundle", InvalidRequest, 409, "no policy has been published yet"),
     BundleRejected => ("bundle_rejected", System, 409, "the stored bundle failed signature verification; the last good one stays active"),
     DecisionNotFound => ("decision_not_found", InvalidRequest, 404, "no decision has this id"),
+    SegmentNotFound => ("segment_not_found", InvalidRequest, 404, "no segment has this id"),
     RouteNotFound => ("route_not_found", InvalidRequest, 404, "no endpoint has this path"),
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "the endpoint exists but not for this HTTP method"),
     Overloaded => ("overloaded", System, 503, "the server is shedding load; retry after the time in `Retry-After`"),

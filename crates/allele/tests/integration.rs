@@ -38,3 +38,5 @@ mod lift;
 mod listen;
 #[path = "it/profiles.rs"]
 mod profiles;
+#[path = "it/segments.rs"]
+mod segments;

@@ -42,6 +42,8 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/sentiment".into()),
         ("GET", "/v1/reports/influence".into()),
         ("GET", "/v1/reports/ope?version=1".into()),
+        ("PUT", "/v1/segments/s".into()),
+        ("GET", "/v1/segments/s/members".into()),
         ("POST", "/v1/sentiment".into()),
         ("PUT", "/v1/policies".into()),
         ("POST", "/v1/bundles/1/activate".into()),

@@ -1,0 +1,211 @@
+//! Segments: CEL expressions over the profile (the same language and
+//! compiler as policy rules), evaluated when read, so a change to a profile
+//! shows in its memberships at once. A missing trait or an evaluation error
+//! means "not a member".
+
+use crate::AppState;
+use crate::error::HttpError;
+use allele_engine::cel::{Activation, Expression, SlotTable};
+use allele_engine::decide::InputResolver;
+use allele_engine::{DecisionInput, DecisionRequest, ProfileView};
+use allele_store::{Role, StoreError, bundles, now_ms, segments};
+use allele_types::Code;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// 1-based `line:column` of a byte offset in `source`.
+fn position(source: &str, offset: usize) -> (usize, usize) {
+    let before = source.get(..offset.min(source.len())).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn compile(definition: &str) -> Result<(Expression, SlotTable), String> {
+    let mut slots = SlotTable::default();
+    let expression = Expression::compile(definition, &mut slots).map_err(|err| {
+        let (line, column) = position(definition, err.span.start);
+        format!("{line}:{column}: {}", err.message)
+    })?;
+    Ok((expression, slots))
+}
+
+fn is_member(expression: &Expression, slots: &SlotTable, input: &DecisionInput, now: i64) -> bool {
+    let resolver = InputResolver { input };
+    let mut activation = Activation::new(slots, &resolver, now);
+    matches!(
+        expression.evaluate(&mut activation),
+        Ok(allele_engine::cel::value::Value::Bool(true))
+    )
+}
+
+fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
+    DecisionInput {
+        profile: profile.clone(),
+        request: DecisionRequest {
+            touchpoint: String::new(),
+            channel: String::new(),
+            context: Map::new(),
+            limit: 1,
+        },
+        now_ms: now,
+        seed: 0,
+        workspace_salt: String::new(),
+        contact_history: BTreeMap::new(),
+        customer_caps: None,
+        arm_stats: BTreeMap::new(),
+    }
+}
+
+/// The ids of every segment of the workspace this profile belongs to.
+pub fn memberships(
+    conn: &allele_store::Connection,
+    ws: &str,
+    profile: &ProfileView,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let definitions = segments::all(conn, ws)?;
+    if definitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input = as_input(profile, now);
+    Ok(definitions
+        .into_iter()
+        .filter(|(_, definition)| {
+            compile(definition)
+                .is_ok_and(|(expression, slots)| is_member(&expression, &slots, &input, now))
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentBody {
+    definition: String,
+    #[serde(default)]
+    description: String,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `PUT /v1/segments/{id}`: check and store a definition.
+pub async fn put(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    if !valid_id(&id) {
+        return Err(HttpError::new(
+            Code::InvalidBody,
+            format!("segment id `{id}` must be 1–64 letters, digits, `_` or `-`"),
+        ));
+    }
+    let request: SegmentBody = serde_json::from_slice(&body).map_err(|err| {
+        HttpError::new(
+            Code::InvalidBody,
+            format!("body must be `{{\"definition\", \"description\"}}`: {err}"),
+        )
+    })?;
+    let (expression, _) = compile(&request.definition)
+        .map_err(|message| HttpError::new(Code::InvalidBody, message))?;
+    let ws = principal.workspace.clone();
+    let known = state
+        .store
+        .read(move |conn| bundles::known_traits(conn, &ws))
+        .await?;
+    let warnings: Vec<String> = expression
+        .traits
+        .iter()
+        .filter(|(name, _)| !known.contains(name))
+        .map(|(name, span)| {
+            let (line, column) = position(&request.definition, span.start);
+            let hint = allele_engine::did_you_mean(name, known.iter().map(String::as_str));
+            format!("{line}:{column}: trait `{name}` was never seen in this workspace{hint}")
+        })
+        .collect();
+    let (ws, segment, definition, description) = (
+        principal.workspace.clone(),
+        id.clone(),
+        request.definition.clone(),
+        request.description.clone(),
+    );
+    state
+        .store
+        .write(1, move |conn| {
+            segments::put(conn, &ws, &segment, &definition, &description, now_ms())
+        })
+        .await?;
+    Ok(Json(
+        json!({"id": id, "definition": request.definition, "description": request.description, "warnings": warnings}),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct MembersQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// `GET /v1/segments/{id}/members?limit&after`: members by profile id.
+pub async fn members(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<MembersQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    let ws = principal.workspace.clone();
+    let after = query.after.unwrap_or_default();
+    let page = state
+        .store
+        .read(move |conn| {
+            let Some(definition) = segments::get(conn, &ws, &id)? else {
+                return Ok(None);
+            };
+            let (expression, slots) = compile(&definition).map_err(StoreError::Invalid)?;
+            let now = now_ms();
+            let mut found = Vec::new();
+            let mut cursor = after;
+            // Scan in id order until the page is full or profiles run out.
+            'scan: loop {
+                let batch = segments::roots_after(conn, &ws, &cursor, 500)?;
+                let Some((last, _)) = batch.last() else { break };
+                let next_cursor = last.clone();
+                for (root, user_id) in batch {
+                    let profile = crate::decisions::engine_profile(conn, &ws, &root)?;
+                    if is_member(&expression, &slots, &as_input(&profile, now), now) {
+                        found.push(json!({"id": root, "user_id": user_id}));
+                        if found.len() == limit {
+                            break 'scan;
+                        }
+                    }
+                }
+                cursor = next_cursor;
+            }
+            let next_after = if found.len() == limit {
+                found.last().map(|m| m["id"].clone())
+            } else {
+                None
+            };
+            Ok(Some(json!({"members": found, "next_after": next_after})))
+        })
+        .await?;
+    page.map(Json)
+        .ok_or_else(|| HttpError::new(Code::SegmentNotFound, "no segment has this id"))
+}

@@ -1,0 +1,105 @@
+//! Segments in CEL: members over HTTP, membership on the profile and in
+//! rules, immediate updates, and clear errors.
+
+use crate::common::{Server, client, read, unique};
+use serde_json::{Value, json};
+
+fn put_segment(server: &Server, id: &str, body: &Value) -> (u16, Value) {
+    read(
+        client()
+            .put(format!("{}/v1/segments/{id}", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(body)
+            .send()
+            .expect("put"),
+    )
+}
+
+#[test]
+fn segments_follow_profiles_at_once() {
+    let server = Server::start();
+    let prefix = unique("seg");
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        batch.push(json!({"type": "identify", "userId": format!("{prefix}-{i}"), "traits": {"age": 15 + i, "country": if i % 2 == 0 { "IE" } else { "FR" }}}));
+    }
+    assert_eq!(server.post("/v1/batch", &json!({"batch": batch})).0, 200);
+    let (status, created) = put_segment(
+        &server,
+        "irish_adults",
+        &json!({"definition": "profile.traits.age >= 18 && profile.traits.country == \"IE\"", "description": "adults in Ireland"}),
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["warnings"], json!([]));
+    let mut members = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(cursor) => format!("/v1/segments/irish_adults/members?limit=4&after={cursor}"),
+            None => "/v1/segments/irish_adults/members?limit=4".to_string(),
+        };
+        let (status, page) = server.admin_get(&path);
+        assert_eq!(status, 200, "{page}");
+        members.extend(
+            page["members"]
+                .as_array()
+                .expect("members")
+                .iter()
+                .map(|m| m["user_id"].as_str().unwrap_or("").to_string()),
+        );
+        match page["next_after"].as_str() {
+            Some(cursor) => after = Some(cursor.to_string()),
+            None => break,
+        }
+    }
+    // Ages 15..45: even i with 15 + i >= 18, i.e. i in {4, 6, …, 28}.
+    let mut expected: Vec<String> = (0..30)
+        .filter(|i| i % 2 == 0 && 15 + i >= 18)
+        .map(|i| format!("{prefix}-{i}"))
+        .collect();
+    members.sort();
+    expected.sort();
+    assert_eq!(members, expected);
+    // Membership shows on the profile, and changes with the next identify.
+    let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{prefix}-4"));
+    assert_eq!(profile["segments"], json!(["irish_adults"]));
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": format!("{prefix}-4"), "traits": {"country": "FR"}})
+            )
+            .0,
+        200
+    );
+    let (_, moved) = server.admin_get(&format!("/v1/profiles/user_id:{prefix}-4"));
+    assert_eq!(moved["segments"], json!([]));
+    // Errors: bad CEL with a position; a typo'd trait warned with a suggestion.
+    let (status, err) = put_segment(
+        &server,
+        "bad",
+        &json!({"definition": "profile.traits.age >= "}),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| m.starts_with("1:")),
+        "{err}"
+    );
+    let (status, warned) = put_segment(
+        &server,
+        "typo",
+        &json!({"definition": "profile.traits.countyr == \"IE\""}),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        warned["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("`countyr`") && w.contains("country")),
+        "{warned}"
+    );
+    let (status, err) = server.admin_get("/v1/segments/nope/members");
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("segment_not_found"))
+    );
+}
