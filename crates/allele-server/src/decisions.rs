@@ -95,7 +95,9 @@ pub(crate) fn engine_profile(
         first_seen: millis(view.first_seen.as_deref()),
         last_seen: millis(view.last_seen.as_deref()),
     };
-    profile.segments = crate::segments::memberships(conn, ws, &profile, now_ms())?;
+    let now = now_ms();
+    profile.computed = crate::computed::computed(conn, root, profile.last_seen, now)?;
+    profile.segments = crate::segments::memberships(conn, ws, &profile, now)?;
     Ok(profile)
 }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod bundles;
+pub mod computed;
 pub mod customer;
 pub mod decisions;
 pub mod error;

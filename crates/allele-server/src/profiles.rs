@@ -61,7 +61,9 @@ pub async fn get_profile(
         .store
         .read(move |conn| {
             let mut view = read::profile(conn, &root)?;
-            view.segments = crate::decisions::engine_profile(conn, &ws, &root)?.segments;
+            let engine = crate::decisions::engine_profile(conn, &ws, &root)?;
+            view.segments = engine.segments;
+            view.computed = engine.computed;
             Ok(view)
         })
         .await?;

@@ -296,3 +296,45 @@ fn timeline_entry(mut body: Map<String, Value>) -> Value {
     }
     Value::Object(entry)
 }
+
+/// Per event name, how many events the merged profile had in the last
+/// `window_ms` (all time when `None`), and the summed `properties.revenue`.
+pub fn event_counts(
+    conn: &Connection,
+    root: &str,
+    since: Option<i64>,
+) -> Result<Vec<(String, i64, f64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.name, COUNT(*), COALESCE(SUM(json_extract(e.body, '$.properties.revenue')), 0)
+         FROM events e WHERE e.profile_id IN (SELECT id FROM profiles WHERE root_id = ?1)
+           AND e.name IS NOT NULL AND e.ts >= ?2 GROUP BY e.name ORDER BY e.name",
+    )?;
+    let rows = stmt
+        .query_map(params![root, since.unwrap_or(i64::MIN)], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Texts of the profile's events named `event` (property `text`) since `since`.
+pub fn own_texts(
+    conn: &Connection,
+    root: &str,
+    event: &str,
+    since: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(e.body, '$.properties.text') FROM events e
+         WHERE e.profile_id IN (SELECT id FROM profiles WHERE root_id = ?1) AND e.name = ?2 AND e.ts >= ?3
+           AND json_type(e.body, '$.properties.text') = 'text'",
+    )?;
+    let rows = stmt
+        .query_map(params![root, event, since], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
+}

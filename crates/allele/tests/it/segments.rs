@@ -103,3 +103,52 @@ fn segments_follow_profiles_at_once() {
         (404, Some("segment_not_found"))
     );
 }
+
+#[test]
+fn computed_traits_feed_segments() {
+    let server = Server::start();
+    let (browser, buyer) = (unique("browser"), unique("buyer"));
+    let now = jiff::Timestamp::now();
+    let ago = |days: i64| {
+        now.checked_sub(jiff::SignedDuration::from_hours(24 * days))
+            .expect("time")
+            .to_string()
+    };
+    let mut batch = Vec::new();
+    for user in [&browser, &buyer] {
+        for day in [0, 1, 2, 20] {
+            batch.push(json!({"type": "track", "userId": user, "event": "Product Viewed", "timestamp": ago(day)}));
+        }
+    }
+    batch.push(json!({"type": "track", "userId": buyer, "event": "Order Completed", "timestamp": ago(1), "properties": {"revenue": 80.5}}));
+    batch.push(json!({"type": "track", "userId": browser, "event": "Social Post Observed", "timestamp": ago(3), "properties": {"text": "this shop is awful and slow"}}));
+    assert_eq!(server.post("/v1/batch", &json!({"batch": batch})).0, 200);
+    let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{buyer}"));
+    assert_eq!(
+        profile["computed"]["count_7d"]["Product Viewed"], 3,
+        "{profile}"
+    );
+    assert_eq!(profile["computed"]["count_all"]["Product Viewed"], 4);
+    assert_eq!(profile["computed"]["revenue_30d"], 80.5);
+    let (_, unhappy) = server.admin_get(&format!("/v1/profiles/user_id:{browser}"));
+    let expected = allele_listen::polarity_scores("this shop is awful and slow").compound;
+    assert_eq!(
+        unhappy["computed"]["sentiment_30d"].as_f64(),
+        Some(expected)
+    );
+    let definition = "profile.computed.count_7d[\"Product Viewed\"] >= 3 && !(\"Order Completed\" in profile.computed.count_7d)";
+    let (status, body) = put_segment(
+        &server,
+        "browsing_not_buying",
+        &json!({"definition": definition}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = server.admin_get("/v1/segments/browsing_not_buying/members");
+    let members: Vec<&str> = page["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["user_id"].as_str())
+        .collect();
+    assert_eq!(members, [browser.as_str()], "{page}");
+}

@@ -1,0 +1,59 @@
+//! Computed traits, derived from the event log when a profile is read:
+//! event counts per name over 1, 7 and 30 days and all time, revenue over
+//! 30 days and all time, days since last seen, and the mean sentiment of
+//! the person's own social posts over 30 days. Rules and segments read them
+//! as `profile.computed.*`, e.g.
+//! `profile.computed.count_7d["Product Viewed"] >= 3 && !("Order Completed" in profile.computed.count_7d)`.
+
+use allele_store::{StoreError, read};
+use serde_json::{Map, Value, json};
+
+const DAY_MS: i64 = 86_400_000;
+
+pub fn computed(
+    conn: &allele_store::Connection,
+    root: &str,
+    last_seen_ms: Option<i64>,
+    now: i64,
+) -> Result<Map<String, Value>, StoreError> {
+    let mut out = Map::new();
+    for (key, days) in [
+        ("count_1d", Some(1)),
+        ("count_7d", Some(7)),
+        ("count_30d", Some(30)),
+        ("count_all", None),
+    ] {
+        let rows = read::event_counts(conn, root, days.map(|d| now - d * DAY_MS))?;
+        let counts: Map<String, Value> = rows
+            .iter()
+            .map(|(name, count, _)| (name.clone(), json!(count)))
+            .collect();
+        if key == "count_30d" {
+            out.insert(
+                "revenue_30d".into(),
+                json!(rows.iter().map(|(_, _, revenue)| revenue).sum::<f64>()),
+            );
+        }
+        if key == "count_all" {
+            out.insert(
+                "revenue_all".into(),
+                json!(rows.iter().map(|(_, _, revenue)| revenue).sum::<f64>()),
+            );
+        }
+        out.insert(key.into(), Value::Object(counts));
+    }
+    if let Some(last) = last_seen_ms {
+        out.insert(
+            "days_since_last_seen".into(),
+            json!((now - last).max(0) / DAY_MS),
+        );
+    }
+    let posts = read::own_texts(conn, root, "Social Post Observed", now - 30 * DAY_MS)?;
+    if !posts.is_empty() {
+        let scores = allele_listen::polarity_scores_many(posts.iter().map(String::as_str));
+        let mean = scores.iter().map(|s| s.compound).sum::<f64>() / scores.len() as f64;
+        out.insert("sentiment_30d".into(), json!(mean));
+        out.insert("posts_30d".into(), json!(posts.len()));
+    }
+    Ok(out)
+}
