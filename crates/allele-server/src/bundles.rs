@@ -32,6 +32,7 @@ pub struct ActiveBundle {
 #[derive(Default)]
 pub struct Registry {
     active: RwLock<HashMap<String, Arc<ActiveBundle>>>,
+    versions: RwLock<HashMap<(String, u64), Arc<ActiveBundle>>>,
 }
 
 /// Long-poll waits at most this long, whatever `wait` asks.
@@ -315,4 +316,103 @@ pub async fn public_key(
     Ok(Json(
         json!({"public_key": hex::encode(allele_engine::public_key(&secret)), "algorithm": "ed25519"}),
     ))
+}
+
+impl AppState {
+    /// Any stored version, verified once and kept (challengers).
+    pub async fn bundle_version(
+        &self,
+        ws: &str,
+        version: u64,
+    ) -> Result<Arc<ActiveBundle>, HttpError> {
+        let key = (ws.to_string(), version);
+        if let Some(found) = self
+            .bundles
+            .versions
+            .read()
+            .ok()
+            .and_then(|map| map.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let ws_owned = ws.to_string();
+        let (stored, secret) = self
+            .store
+            .read(move |conn| {
+                Ok((
+                    bundles::get(conn, &ws_owned, version)?,
+                    bundles::signing_key(conn, &ws_owned)?,
+                ))
+            })
+            .await?;
+        let stored = stored.ok_or_else(|| {
+            HttpError::new(
+                Code::BundleNotFound,
+                format!("no bundle has version {version}"),
+            )
+        })?;
+        let verified = Arc::new(verify_stored(&stored, &secret)?);
+        if let Ok(mut map) = self.bundles.versions.write() {
+            map.insert(key, Arc::clone(&verified));
+        }
+        Ok(verified)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengerBody {
+    version: u64,
+    share: f64,
+}
+
+/// `PUT /v1/bundles/challenger`: serve `version` to `share` of people (by a
+/// stable hash of their profile), beside the active bundle; each decision
+/// records which arm served it as the experiment `challenger-v{version}`.
+pub async fn put_challenger(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let request: ChallengerBody = serde_json::from_slice(&body).map_err(|err| {
+        HttpError::new(
+            Code::InvalidBody,
+            format!("body must be `{{\"version\", \"share\"}}`: {err}"),
+        )
+    })?;
+    if !(request.share > 0.0 && request.share < 1.0) {
+        return Err(HttpError::new(
+            Code::InvalidBody,
+            format!("`share` must be between 0 and 1, got {}", request.share),
+        ));
+    }
+    state
+        .bundle_version(&principal.workspace, request.version)
+        .await?;
+    let ws = principal.workspace.clone();
+    state
+        .store
+        .write(1, move |conn| {
+            bundles::set_challenger(conn, &ws, request.version, request.share, now_ms())
+        })
+        .await?;
+    Ok(Json(
+        json!({"version": request.version, "share": request.share, "experiment_id": format!("challenger-v{}", request.version)}),
+    ))
+}
+
+/// `DELETE /v1/bundles/challenger`: stop the challenge (promote with
+/// `POST /v1/bundles/{version}/activate`).
+pub async fn delete_challenger(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let ws = principal.workspace.clone();
+    let stopped = state
+        .store
+        .write(1, move |conn| bundles::clear_challenger(conn, &ws))
+        .await?;
+    Ok(Json(json!({"stopped": stopped})))
 }

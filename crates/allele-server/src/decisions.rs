@@ -248,6 +248,33 @@ pub async fn decide(
         customer_caps: customer_caps(limits, &request.channel, now),
         arm_stats: BTreeMap::new(),
     };
+    // Champion/challenger: a stable share of people get the challenger.
+    let ws_for_challenger = principal.workspace.clone();
+    let challenger = state
+        .store
+        .read(move |conn| bundles::challenger(conn, &ws_for_challenger))
+        .await?;
+    let mut arm: Option<(String, &'static str)> = None;
+    let mut active = active;
+    if let Some((version, share)) = challenger.filter(|(version, _)| *version != active.version) {
+        let experiment = format!("challenger-v{version}");
+        // Keyed by the identity the caller sent, which (unlike a profile id)
+        // exists before the person's first event.
+        let person = request
+            .user_id
+            .as_deref()
+            .or(request.anonymous_id.as_deref())
+            .unwrap_or_default();
+        let challenged =
+            allele_engine::holdout::is_held_out(share, &principal.workspace, &experiment, person);
+        if challenged {
+            active = state.bundle_version(&principal.workspace, version).await?;
+        }
+        arm = Some((
+            experiment,
+            if challenged { "challenger" } else { "champion" },
+        ));
+    }
     let decision = allele_engine::decide(&active.bundle, &input);
     let decision_id = allele_store::identity::new_id("dec_");
     let response = json!({
@@ -313,14 +340,29 @@ pub async fn decide(
         })
         .await?;
     metrics::counter!("allele_decisions_total").increment(1);
+    let held = response["holdout"].as_bool().unwrap_or(false);
+    let holdout_experiment = format!("holdout-{}", active.bundle.doc().holdout.salt);
+    let variation = if held { "holdout" } else { "treated" };
     record_exposure(
         &state,
         &principal.workspace,
         &request,
-        &active.bundle.doc().holdout.salt,
+        &holdout_experiment,
+        variation,
         &response,
     )
     .await?;
+    if let Some((experiment, variation)) = arm {
+        record_exposure(
+            &state,
+            &principal.workspace,
+            &request,
+            &experiment,
+            variation,
+            &response,
+        )
+        .await?;
+    }
     Ok(Json(response))
 }
 
@@ -395,24 +437,25 @@ pub async fn outcome(
     Ok(Json(json!({"success": true, "message_id": message_id})))
 }
 
-/// Every decision assigns its person to the universal holdout experiment
-/// the Segment way (`Experiment Viewed`), so the experiment readout works on
-/// allele's own holdouts too: `GET /v1/reports/experiments/holdout-{salt}`.
+/// Every decision assigns its person to experiments the Segment way
+/// (`Experiment Viewed`): the universal holdout (`holdout-{salt}`) and, while
+/// one runs, champion/challenger (`challenger-v{version}`). The experiment
+/// readout then measures allele's own arms like any A/B test.
 async fn record_exposure(
     state: &AppState,
     ws: &str,
     request: &DecideBody,
-    salt: &str,
+    experiment: &str,
+    variation: &str,
     decision: &Value,
 ) -> Result<(), HttpError> {
-    let held = decision["holdout"].as_bool().unwrap_or(false);
     let message_id = format!(
-        "exp-{}",
+        "exp-{experiment}-{}",
         decision["decision_id"].as_str().unwrap_or_default()
     );
     let properties = json!({
-        "experiment_id": format!("holdout-{salt}"),
-        "variation_id": if held { "holdout" } else { "treated" },
+        "experiment_id": experiment,
+        "variation_id": variation,
         "decision_id": decision["decision_id"],
     });
     let ids = (json!(request.user_id), json!(request.anonymous_id));

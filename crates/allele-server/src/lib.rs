@@ -116,6 +116,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/policies", axum::routing::put(bundles::publish))
         .route("/v1/bundles/latest", get(bundles::latest))
         .route("/v1/bundles/key", get(bundles::public_key))
+        .route(
+            "/v1/bundles/challenger",
+            axum::routing::put(bundles::put_challenger).delete(bundles::delete_challenger),
+        )
         .route("/v1/bundles/{version}/activate", post(bundles::activate))
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))

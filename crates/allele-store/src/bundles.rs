@@ -220,3 +220,35 @@ pub fn decision_log(conn: &Connection, ws: &str) -> Result<Vec<LoggedOutcome>, S
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// The workspace's challenger: `(version, share)`.
+pub fn challenger(conn: &Connection, ws: &str) -> Result<Option<(u64, f64)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT version, share FROM challengers WHERE workspace_id = ?1")?
+        .query_row([ws], |row| {
+            Ok((row.get::<_, i64>(0)?.max(0) as u64, row.get(1)?))
+        })
+        .optional()?)
+}
+
+pub fn set_challenger(
+    conn: &Connection,
+    ws: &str,
+    version: u64,
+    share: f64,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO challengers (workspace_id, version, share, started_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (workspace_id) DO UPDATE SET version = excluded.version, share = excluded.share, started_at = excluded.started_at",
+    )?
+    .execute(params![ws, version as i64, share, now])?;
+    Ok(())
+}
+
+pub fn clear_challenger(conn: &Connection, ws: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM challengers WHERE workspace_id = ?1")?
+        .execute([ws])?
+        > 0)
+}

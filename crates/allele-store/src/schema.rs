@@ -211,6 +211,15 @@ CREATE TABLE segments (
     PRIMARY KEY (workspace_id, id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- A challenger bundle served to a share of people beside the active one.
+CREATE TABLE challengers (
+    workspace_id TEXT PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    share        REAL NOT NULL,
+    started_at   INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -43,6 +43,8 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/influence".into()),
         ("GET", "/v1/reports/ope?version=1".into()),
         ("PUT", "/v1/segments/s".into()),
+        ("PUT", "/v1/bundles/challenger".into()),
+        ("DELETE", "/v1/bundles/challenger".into()),
         ("GET", "/v1/segments/s/members".into()),
         ("POST", "/v1/sentiment".into()),
         ("PUT", "/v1/policies".into()),

@@ -545,3 +545,67 @@ fn live_off_policy_evaluation_of_a_stored_bundle() {
         assert_eq!(server.admin_get(path).0, status, "{path}");
     }
 }
+
+#[test]
+fn champion_challenger_splits_people_stably() {
+    let server = Server::start();
+    let key = decide_key(&server);
+    assert_eq!(publish(&server, POLICY).0, 200);
+    let plain = POLICY.replace("value: 120.0", "value: 0.1");
+    assert_eq!(publish(&server, &plain).0, 200);
+    let put = |body: Value| {
+        read(
+            client()
+                .put(format!("{}/v1/bundles/challenger", server.url))
+                .bearer_auth(&server.admin_key)
+                .json(&body)
+                .send()
+                .expect("put"),
+        )
+    };
+    assert_eq!(put(json!({"version": 1, "share": 1.5})).0, 400);
+    assert_eq!(put(json!({"version": 9, "share": 0.5})).0, 404);
+    let (status, started) = put(json!({"version": 1, "share": 0.5}));
+    assert_eq!(status, 200, "{started}");
+    let mut by_version = std::collections::HashMap::new();
+    for i in 0..60 {
+        let user = format!("{}-{i}", unique("cc"));
+        let (_, first) = decide(&server, &key, &user);
+        let (_, again) = decide(&server, &key, &user);
+        assert_eq!(
+            first["bundle_version"], again["bundle_version"],
+            "a person stays in one arm"
+        );
+        *by_version
+            .entry(first["bundle_version"].as_u64().expect("version"))
+            .or_insert(0) += 1;
+    }
+    assert!(
+        by_version.get(&1).copied().unwrap_or(0) > 10
+            && by_version.get(&2).copied().unwrap_or(0) > 10,
+        "{by_version:?}"
+    );
+    let (status, readout) = server.admin_get(
+        "/v1/reports/experiments/challenger-v1?metric=Experiment%20Viewed&control=champion",
+    );
+    assert_eq!(status, 200, "{readout}");
+    let n: u64 = readout["variations"]
+        .as_array()
+        .expect("variations")
+        .iter()
+        .map(|v| v["n"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(n, 60);
+    let (status, _) = read(
+        client()
+            .delete(format!("{}/v1/bundles/challenger", server.url))
+            .bearer_auth(&server.admin_key)
+            .send()
+            .expect("delete"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        decide(&server, &key, &unique("after")).1["bundle_version"],
+        2
+    );
+}
