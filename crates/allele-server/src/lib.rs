@@ -8,6 +8,7 @@ pub mod computed;
 pub mod customer;
 pub mod decisions;
 pub mod error;
+pub mod ideas;
 pub mod ingest;
 pub mod listen;
 pub mod listen_reports;
@@ -124,6 +125,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/me/ideas", post(ideas::post))
+        .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
+        .route("/v1/me/ideas/{id}/comments", post(ideas::comment))
+        .route("/v1/ideas", get(ideas::list))
+        .route("/v1/ideas/{id}/moderate", post(ideas::moderate))
+        .route("/v1/reports/ideas", get(ideas::report))
         .route("/v1/segments/{id}", axum::routing::put(segments::put))
         .route("/v1/segments/{id}/members", get(segments::members))
         .route("/v1/reports/ope", get(ope::report))

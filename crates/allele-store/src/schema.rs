@@ -220,6 +220,37 @@ CREATE TABLE challengers (
     started_at   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The ideas and reviews board: posts by customers, one vote each, comments.
+CREATE TABLE ideas (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    author       TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    public       INTEGER NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'open',
+    hidden       INTEGER NOT NULL DEFAULT 0,
+    flagged      INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ideas_workspace ON ideas(workspace_id, created_at);
+CREATE TABLE idea_votes (
+    idea_id TEXT NOT NULL,
+    voter   TEXT NOT NULL,
+    up      INTEGER NOT NULL,
+    PRIMARY KEY (idea_id, voter)
+) WITHOUT ROWID;
+CREATE TABLE idea_comments (
+    id         INTEGER PRIMARY KEY,
+    idea_id    TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX idea_comments_idea ON idea_comments(idea_id, id);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

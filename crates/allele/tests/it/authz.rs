@@ -44,6 +44,8 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/ope?version=1".into()),
         ("PUT", "/v1/segments/s".into()),
         ("PUT", "/v1/bundles/challenger".into()),
+        ("POST", "/v1/ideas/x/moderate".into()),
+        ("GET", "/v1/reports/ideas".into()),
         ("DELETE", "/v1/bundles/challenger".into()),
         ("GET", "/v1/segments/s/members".into()),
         ("POST", "/v1/sentiment".into()),
@@ -63,6 +65,9 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("PUT", "/v1/me/caps".into()),
         ("GET", "/v1/me/export".into()),
         ("GET", "/v1/me/access-log".into()),
+        ("POST", "/v1/me/ideas".into()),
+        ("POST", "/v1/me/ideas/x/vote".into()),
+        ("GET", "/v1/ideas".into()),
         ("DELETE", "/v1/me".into()),
     ];
     let call = |method: &str, path: &str, credential: Option<&str>| {

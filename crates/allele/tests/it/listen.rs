@@ -154,3 +154,130 @@ fn sentiment_and_influence_reports() {
     assert_eq!(influence["edges"], 6 + 5 + 1);
     assert_eq!(influence["people"].as_array().map(Vec::len), Some(3));
 }
+
+#[test]
+fn ideas_board_votes_once_ranks_by_wilson_and_respects_the_author() {
+    let server = Server::start();
+    let prefix = crate::common::unique("ideas");
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        let user = format!("{prefix}-{i}");
+        assert_eq!(server.post("/v1/identify", &json!({"userId": user})).0, 200);
+        let (_, issued) = server.admin_post(&format!("/v1/profiles/user_id:{user}/tokens"), None);
+        tokens.push(issued["token"].as_str().expect("token").to_string());
+    }
+    let call = |token: &str, method: reqwest::Method, path: &str, body: Value| {
+        read(
+            client()
+                .request(method, format!("{}{path}", server.url))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .expect("request"),
+        )
+    };
+    let post = |token: &str, title: &str, public: bool| {
+        let (status, body) = call(
+            token,
+            reqwest::Method::POST,
+            "/v1/me/ideas",
+            json!({"title": title, "body": "details", "public": public}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    };
+    let popular = post(&tokens[0], "Click and collect", true);
+    let niche = post(&tokens[1], "Green packaging", true);
+    let private = post(&tokens[2], "Private thought", false);
+    // Three up-votes of three beat one of one; voting again changes, not adds.
+    for token in &tokens[1..4] {
+        assert_eq!(
+            call(
+                token,
+                reqwest::Method::POST,
+                &format!("/v1/me/ideas/{popular}/vote"),
+                json!({"up": true})
+            )
+            .0,
+            200
+        );
+    }
+    assert_eq!(
+        call(
+            &tokens[0],
+            reqwest::Method::POST,
+            &format!("/v1/me/ideas/{niche}/vote"),
+            json!({"up": true})
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &tokens[0],
+            reqwest::Method::POST,
+            &format!("/v1/me/ideas/{niche}/vote"),
+            json!({"up": true})
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &tokens[3],
+            reqwest::Method::POST,
+            &format!("/v1/me/ideas/{niche}/comments"),
+            json!({"body": "yes please"})
+        )
+        .0,
+        200
+    );
+    let (status, listed) = call(&tokens[3], reqwest::Method::GET, "/v1/ideas", json!({}));
+    assert_eq!(status, 200, "{listed}");
+    let ideas = listed["ideas"].as_array().expect("ideas");
+    let ids: Vec<&str> = ideas.iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [popular.as_str(), niche.as_str()],
+        "ranked, and the private idea is not shown: {listed}"
+    );
+    assert_eq!(ideas[1]["votes"], 1, "one vote per person");
+    assert_eq!(ideas[1]["comments"], 1);
+    let expected = allele_listen::wilson_lower_bound(3, 3, 0.95).expect("wilson");
+    assert_eq!(ideas[0]["score"].as_f64(), Some(expected));
+    // Its author still sees the private idea; the admin report sees all.
+    let (_, own) = call(&tokens[2], reqwest::Method::GET, "/v1/ideas", json!({}));
+    assert!(own.to_string().contains(&private));
+    // Moderation: hidden ideas vanish for customers; status is visible.
+    let moderate = |id: &str, body: Value| {
+        read(
+            client()
+                .post(format!("{}/v1/ideas/{id}/moderate", server.url))
+                .bearer_auth(&server.admin_key)
+                .json(&body)
+                .send()
+                .expect("moderate"),
+        )
+    };
+    assert_eq!(moderate(&niche, json!({"hidden": true})).0, 200);
+    assert_eq!(moderate(&popular, json!({"status": "planned"})).0, 200);
+    assert_eq!(moderate(&popular, json!({"status": "someday"})).0, 400);
+    let (_, after) = call(&tokens[3], reqwest::Method::GET, "/v1/ideas", json!({}));
+    assert_eq!(after["ideas"].as_array().map(Vec::len), Some(1));
+    assert_eq!(after["ideas"][0]["status"], "planned");
+    let (status, report) = server.admin_get("/v1/reports/ideas");
+    assert_eq!(status, 200);
+    assert_eq!(report["total"], 3);
+    assert_eq!(report["by_status"]["planned"], 1);
+    // An admin key is not a customer.
+    assert_eq!(
+        call(
+            &server.admin_key,
+            reqwest::Method::POST,
+            "/v1/me/ideas",
+            json!({"title": "x", "body": "y"})
+        )
+        .0,
+        403
+    );
+}
