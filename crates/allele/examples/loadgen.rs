@@ -23,6 +23,8 @@ struct Args {
     rate: Option<f64>,
     events: usize,
     users: u64,
+    /// `batch` (ingest) or `decide`.
+    mode: String,
 }
 
 fn args() -> Args {
@@ -34,6 +36,7 @@ fn args() -> Args {
         rate: None,
         events: 100,
         users: 100_000,
+        mode: "batch".into(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -46,6 +49,7 @@ fn args() -> Args {
             "--rate" => out.rate = Some(value.parse().expect("rate")),
             "--events" => out.events = value.parse().expect("events"),
             "--users" => out.users = value.parse().expect("users"),
+            "--mode" => out.mode = value,
             other => {
                 eprintln!("unknown flag {other}");
                 std::process::exit(2)
@@ -123,14 +127,21 @@ async fn main() {
                     break;
                 }
                 let request = counter.fetch_add(1, Ordering::Relaxed);
-                let payload = body(run, request, args.events, args.users);
-                let sent = client
-                    .post(format!("{}/v1/batch", args.url))
-                    .basic_auth(&args.key, Some(""))
-                    .header("content-type", "application/json")
-                    .body(payload)
-                    .send()
-                    .await;
+                let sent = if args.mode == "decide" {
+                    let user = (request.wrapping_mul(2654435761)) % args.users;
+                    let payload = json!({"user_id": format!("user-{user}"), "touchpoint": "web", "channel": "email",
+                                         "context": {"page": "/p/shoes", "campaign": "autumn"}});
+                    client.post(format!("{}/v1/decide", args.url)).bearer_auth(&args.key).json(&payload).send().await
+                } else {
+                    let payload = body(run, request, args.events, args.users);
+                    client
+                        .post(format!("{}/v1/batch", args.url))
+                        .basic_auth(&args.key, Some(""))
+                        .header("content-type", "application/json")
+                        .body(payload)
+                        .send()
+                        .await
+                };
                 match sent {
                     Ok(response) if response.status() == 200 => {
                         latencies.push(begin.elapsed().as_micros() as u64)
@@ -169,7 +180,8 @@ async fn main() {
         json!({
             "requests_ok": latencies.len(),
             "errors": errors.load(Ordering::Relaxed),
-            "events_per_sec": (ok * args.events as f64 / elapsed).round(),
+            "events_per_sec": if args.mode == "decide" { 0.0 } else { (ok * args.events as f64 / elapsed).round() },
+            "mode": args.mode,
             "requests_per_sec": (ok / elapsed * 10.0).round() / 10.0,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
             "concurrency": args.concurrency, "rate": args.rate, "events_per_request": args.events,
