@@ -12,7 +12,7 @@ use allele_store::bundles::{self, LoggedDecision};
 use allele_store::{Role, StoreError, now_ms, read};
 use allele_types::Code;
 use allele_types::profile_ref::ProfileRef;
-use allele_types::segment::{RequestMeta, parse_message};
+use allele_types::segment::{Message, RequestMeta, parse_message};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -214,17 +214,6 @@ pub async fn decide(
         ),
     };
     let now = now_ms();
-    if let Some(root) = &root {
-        state
-            .log_access(
-                &principal.workspace,
-                principal.actor(),
-                "decide",
-                "dpv:Personalisation",
-                root.clone(),
-            )
-            .await?;
-    }
     if root.is_none() {
         profile.id = request
             .user_id
@@ -319,50 +308,62 @@ pub async fn decide(
         decision.bundle_version,
         input.now_ms,
     );
-    state
-        .store
-        .write(1, move |conn| {
-            bundles::log_decision(
-                conn,
-                &LoggedDecision {
-                    id: &decision_id,
-                    ws: &ws,
-                    profile_id: root.as_deref(),
-                    bundle_version: version,
-                    holdout,
-                    request: &logged_request,
-                    result: &result,
-                    at,
-                    actions,
-                    channel: &channel,
-                },
-            )
-        })
-        .await?;
-    metrics::counter!("allele_decisions_total").increment(1);
-    let held = response["holdout"].as_bool().unwrap_or(false);
+    // The experiments this decision assigns its person to, the Segment way.
     let holdout_experiment = format!("holdout-{}", active.bundle.doc().holdout.salt);
-    let variation = if held { "holdout" } else { "treated" };
-    record_exposure(
-        &state,
-        &principal.workspace,
+    let held_variation = if decision.holdout {
+        "holdout"
+    } else {
+        "treated"
+    };
+    let mut exposures = vec![exposure(
         &request,
         &holdout_experiment,
-        variation,
+        held_variation,
         &response,
-    )
-    .await?;
-    if let Some((experiment, variation)) = arm {
-        record_exposure(
-            &state,
+    )?];
+    if let Some((experiment, variation)) = &arm {
+        exposures.push(exposure(&request, experiment, variation, &response)?);
+    }
+    let actor = principal.actor();
+    // One durable job: the access-log leaf for reading the profile, the
+    // decision log, and the exposures, committed together before answering.
+    state
+        .store
+        .write_ingest(
             &principal.workspace,
-            &request,
-            &experiment,
-            variation,
-            &response,
+            1 + exposures.len(),
+            exposures,
+            move |conn| {
+                if let Some(root) = root.as_deref() {
+                    allele_store::access::append(
+                        conn,
+                        &ws,
+                        at,
+                        &actor,
+                        "decide",
+                        "dpv:Personalisation",
+                        root,
+                    )?;
+                }
+                bundles::log_decision(
+                    conn,
+                    &LoggedDecision {
+                        id: &decision_id,
+                        ws: &ws,
+                        profile_id: root.as_deref(),
+                        bundle_version: version,
+                        holdout,
+                        request: &logged_request,
+                        result: &result,
+                        at,
+                        actions,
+                        channel: &channel,
+                    },
+                )
+            },
         )
         .await?;
-    }
+    metrics::counter!("allele_decisions_total").increment(1);
     Ok(Json(response))
 }
 
@@ -437,38 +438,38 @@ pub async fn outcome(
     Ok(Json(json!({"success": true, "message_id": message_id})))
 }
 
-/// Every decision assigns its person to experiments the Segment way
-/// (`Experiment Viewed`): the universal holdout (`holdout-{salt}`) and, while
-/// one runs, champion/challenger (`challenger-v{version}`). The experiment
-/// readout then measures allele's own arms like any A/B test.
-async fn record_exposure(
-    state: &AppState,
-    ws: &str,
+/// An `Experiment Viewed` event for one of the experiments a decision
+/// assigns its person to: the universal holdout (`holdout-{salt}`) and,
+/// while one runs, champion/challenger (`challenger-v{version}`). The
+/// experiment readout then measures allele's own arms like any A/B test.
+fn exposure(
     request: &DecideBody,
     experiment: &str,
     variation: &str,
     decision: &Value,
-) -> Result<(), HttpError> {
-    let message_id = format!(
-        "exp-{experiment}-{}",
-        decision["decision_id"].as_str().unwrap_or_default()
+) -> Result<Message, HttpError> {
+    let mut body = Map::new();
+    body.insert("type".into(), json!("track"));
+    body.insert("event".into(), json!(allele_store::reports::EXPOSURE_EVENT));
+    body.insert("userId".into(), json!(request.user_id));
+    body.insert("anonymousId".into(), json!(request.anonymous_id));
+    body.insert(
+        "messageId".into(),
+        json!(format!(
+            "exp-{experiment}-{}",
+            decision["decision_id"].as_str().unwrap_or_default()
+        )),
     );
-    let properties = json!({
-        "experiment_id": experiment,
-        "variation_id": variation,
-        "decision_id": decision["decision_id"],
-    });
-    let ids = (json!(request.user_id), json!(request.anonymous_id));
-    store_track(
-        state,
-        ws,
-        allele_store::reports::EXPOSURE_EVENT,
-        ids,
-        Some(message_id),
-        properties,
-    )
-    .await?;
-    Ok(())
+    body.insert(
+        "properties".into(),
+        json!({"experiment_id": experiment, "variation_id": variation, "decision_id": decision["decision_id"]}),
+    );
+    let meta = RequestMeta {
+        received_at: jiff::Timestamp::now(),
+        gpc: false,
+        max_batch_bytes: usize::MAX,
+    };
+    Ok(parse_message(body, None, meta)?)
 }
 
 /// Store a track event for a person, through the same path as ingest.

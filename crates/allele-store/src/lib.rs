@@ -284,6 +284,31 @@ impl SqliteStore {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// Ingest `messages` and run `work` in the same transaction: both are
+    /// durable when this returns, or neither is.
+    pub async fn write_ingest<T, F>(
+        &self,
+        ws: &str,
+        weight: usize,
+        messages: Vec<Message>,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let messages = messages
+            .into_iter()
+            .map(ingest::Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.resolving(ws, weight, true, move |resolver| {
+            let value = work(resolver.conn)?;
+            ingest::apply(resolver, messages)?;
+            Ok(value)
+        })
+        .await
+    }
+
     pub async fn ingest(
         &self,
         ws: &str,
