@@ -255,6 +255,7 @@ fn unmerge_restores_the_profiles_before_the_merge() {
         panic!("{failure}");
     }
     let exercised = exercised.into_inner();
+    eprintln!("unmerge property: {exercised} of 256 cases merged and unmerged");
     assert!(
         exercised >= 15,
         "only {exercised} cases merged and unmerged; the generator is too weak"
