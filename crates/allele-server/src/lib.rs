@@ -8,6 +8,7 @@ pub mod computed;
 pub mod customer;
 pub mod decisions;
 pub mod error;
+pub mod funnel;
 pub mod ideas;
 pub mod ingest;
 pub mod listen;
@@ -125,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/reports/funnel", get(funnel::funnel))
         .route("/v1/me/ideas", post(ideas::post))
         .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
         .route("/v1/me/ideas/{id}/comments", post(ideas::comment))

@@ -333,3 +333,28 @@ pub fn social_edges(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows.into_iter().filter(|(from, to)| from != to).collect())
 }
+
+/// Every event named in `names` as `(person, ts, index of its name)`, in
+/// time order, for funnels.
+pub fn step_events(
+    conn: &Connection,
+    ws: &str,
+    names: &[String],
+) -> Result<Vec<(String, i64, usize)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.root_id, e.ts FROM events e JOIN profiles p ON p.id = e.profile_id
+         WHERE e.workspace_id = ?1 AND e.name = ?2",
+    )?;
+    let mut out = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let rows = stmt.query_map(params![ws, name], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (who, ts) = row?;
+            out.push((who, ts, index));
+        }
+    }
+    out.sort_by(|a, b| (a.1, &a.0, a.2).cmp(&(b.1, &b.0, b.2)));
+    Ok(out)
+}

@@ -46,6 +46,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("PUT", "/v1/bundles/challenger".into()),
         ("POST", "/v1/ideas/x/moderate".into()),
         ("GET", "/v1/reports/ideas".into()),
+        ("GET", "/v1/reports/funnel?steps=a,b".into()),
         ("DELETE", "/v1/bundles/challenger".into()),
         ("GET", "/v1/segments/s/members".into()),
         ("POST", "/v1/sentiment".into()),

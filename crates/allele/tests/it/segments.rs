@@ -152,3 +152,46 @@ fn computed_traits_feed_segments() {
         .collect();
     assert_eq!(members, [browser.as_str()], "{page}");
 }
+
+#[test]
+fn funnel_counts_ordered_steps_within_the_window() {
+    let server = Server::start();
+    let p = unique("funnel");
+    let at = |hour: u32| format!("2026-06-01T{hour:02}:00:00Z");
+    let mut batch = Vec::new();
+    let mut step = |user: &str, event: &str, hour: u32| {
+        batch.push(json!({"type": "track", "userId": format!("{p}-{user}"), "event": event, "timestamp": at(hour)}))
+    };
+    for (event, hour) in [("Viewed", 1), ("Cart", 2), ("Bought", 3)] {
+        step("all", event, hour);
+    }
+    step("two", "Viewed", 1);
+    step("two", "Cart", 2);
+    step("backwards", "Cart", 1);
+    step("backwards", "Viewed", 2);
+    step("skipper", "Viewed", 1);
+    step("skipper", "Bought", 2);
+    step("slow", "Viewed", 1);
+    step("slow", "Cart", 5);
+    assert_eq!(server.post("/v1/batch", &json!({"batch": batch})).0, 200);
+    let people = |report: &Value| -> Vec<u64> {
+        report["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["people"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let (status, open) = server.admin_get("/v1/reports/funnel?steps=Viewed,Cart,Bought");
+    assert_eq!(status, 200, "{open}");
+    assert_eq!(people(&open), [5, 3, 1], "{open}");
+    assert_eq!(open["steps"][2]["median_ms_from_first_step"], 7_200_000.0);
+    let (_, windowed) =
+        server.admin_get("/v1/reports/funnel?steps=Viewed,Cart,Bought&window_hours=2");
+    assert_eq!(
+        people(&windowed),
+        [5, 2, 1],
+        "the slow one's cart came too late: {windowed}"
+    );
+    assert_eq!(server.admin_get("/v1/reports/funnel?steps=Viewed").0, 400);
+}
