@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 pub mod bundles;
 pub mod computed;
+pub mod console;
 pub mod customer;
 pub mod decisions;
 pub mod error;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub bundles: bundles::Registry,
     /// Bumped on every bundle change; long-polls wait on it.
     pub bundle_changes: tokio::sync::watch::Sender<u64>,
+    pub sessions: console::Sessions,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             keys: auth::KeyCache::default(),
             bundles: bundles::Registry::default(),
             bundle_changes: tokio::sync::watch::Sender::new(0),
+            sessions: console::Sessions::default(),
         })
     }
 }
@@ -140,6 +143,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reports/influence", get(listen_reports::influence))
         .route("/v1/reports/lift", get(reports::lift))
         .route("/v1/reports/attribution", get(reports::attribution))
+        .route("/", get(console::overview))
+        .route("/login", get(console::login_form).post(console::login))
+        .route("/profiles", get(console::profiles))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

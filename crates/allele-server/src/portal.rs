@@ -76,7 +76,7 @@ pub async fn login(
 
 /// Form posts must come from this origin: `Sec-Fetch-Site: same-origin`, or
 /// an `Origin` whose host is ours. SameSite cookies alone are not enough.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "same-origin";
     }

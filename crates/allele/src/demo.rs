@@ -192,6 +192,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "admin_key": created.admin_key,
         "urls": {
             "api": format!("http://{addr}"),
+            "console": format!("http://{addr}/login (log in with the admin_key)"),
             "profile": format!("http://{addr}/v1/profiles/user_id:cust-1"),
             "metrics": format!("http://{addr}/metrics"),
         },

@@ -16,6 +16,8 @@ mod authz;
 mod clients;
 #[path = "it/conformance.rs"]
 mod conformance;
+#[path = "it/console.rs"]
+mod console;
 #[path = "it/customer.rs"]
 mod customer;
 #[path = "it/decisions.rs"]
