@@ -20,6 +20,7 @@ pub mod portal;
 pub mod profiles;
 pub mod reports;
 pub mod segments;
+pub mod webhooks;
 
 use allele_store::SqliteStore;
 use axum::Router;
@@ -129,6 +130,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
         .route("/v1/sentiment", post(listen::sentiment))
+        .route("/v1/webhooks/{id}", axum::routing::put(webhooks::put))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/v1/alerts/sentiment/check",
+            post(webhooks::check_sentiment),
+        )
         .route("/v1/reports/funnel", get(funnel::funnel))
         .route("/v1/me/ideas", post(ideas::post))
         .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
@@ -161,6 +168,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Serve until SIGTERM or Ctrl-C, then stop accepting, finish in-flight
 /// requests, and let the writer drain.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    webhooks::spawn_dispatcher(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

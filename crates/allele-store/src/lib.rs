@@ -18,6 +18,7 @@ pub mod read;
 pub mod reports;
 mod schema;
 pub mod segments;
+pub mod webhooks;
 pub mod writer;
 
 use allele_types::segment::Message;

@@ -251,6 +251,31 @@ CREATE TABLE idea_comments (
 );
 CREATE INDEX idea_comments_idea ON idea_comments(idea_id, id);
 "#,
+    r#"
+-- Outgoing webhooks (Standard Webhooks signatures) and their deliveries;
+-- a delivery that keeps failing ends as `failed` (the dead-letter list).
+CREATE TABLE webhooks (
+    workspace_id TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    secret       TEXT NOT NULL,
+    events       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+CREATE TABLE webhook_deliveries (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    webhook_id   TEXT NOT NULL,
+    event_type   TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'pending',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    last_error   TEXT,
+    delivered_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_at);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -42,3 +42,5 @@ mod listen;
 mod profiles;
 #[path = "it/segments.rs"]
 mod segments;
+#[path = "it/webhooks.rs"]
+mod webhooks;
