@@ -92,3 +92,39 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
     .into_response()
 }
+
+/// The framework's own rejections (a query that does not parse, a form
+/// with the wrong content type, a body over an extractor's limit) answer
+/// plain text; turn every such error into the one JSON error body.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let code = match status.as_u16() {
+        413 => Code::BatchTooLarge,
+        415 => Code::UnsupportedMediaType,
+        404 => Code::RouteNotFound,
+        405 => Code::MethodNotAllowed,
+        400 | 422 => Code::InvalidQuery,
+        s if s >= 500 => Code::Internal,
+        _ => Code::InvalidBody,
+    };
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_lowercase();
+    let message = if message.is_empty() {
+        code.doc().to_string()
+    } else {
+        message
+    };
+    let mut error = ApiError::new(code, message);
+    error.status = status.as_u16();
+    HttpError(error).into_response()
+}

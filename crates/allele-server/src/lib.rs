@@ -160,6 +160,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/docs/errors", get(ops::error_page))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(cors)
         .with_state(state)
