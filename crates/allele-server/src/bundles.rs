@@ -64,11 +64,10 @@ impl AppState {
             return Ok(None);
         };
         let active = verify_stored(&stored, &key)?;
-        Ok(Some(self.install(ws, active)))
+        Ok(Some(self.install(ws, Arc::new(active))))
     }
 
-    fn install(&self, ws: &str, active: ActiveBundle) -> Arc<ActiveBundle> {
-        let active = Arc::new(active);
+    fn install(&self, ws: &str, active: Arc<ActiveBundle>) -> Arc<ActiveBundle> {
         if let Ok(mut map) = self.bundles.active.write() {
             map.insert(ws.to_string(), Arc::clone(&active));
         }
@@ -162,14 +161,12 @@ pub async fn publish(
         .await?;
     let (compiled, signed) = outcome.map_err(policy_error)?;
     let version = signed.version;
-    state.install(
-        &principal.workspace,
-        ActiveBundle {
-            version,
-            bundle: compiled.bundle,
-            signed,
-        },
-    );
+    let active = ActiveBundle {
+        version,
+        bundle: compiled.bundle,
+        signed,
+    };
+    state.install(&principal.workspace, Arc::new(active));
     Ok(Json(
         json!({"version": version, "active": true, "warnings": compiled.warnings}),
     ))
@@ -188,24 +185,8 @@ pub async fn activate(
             format!("`{version}` is not a bundle version"),
         )
     })?;
-    let ws = principal.workspace.clone();
-    let (stored, key) = state
-        .store
-        .read(move |conn| {
-            Ok((
-                bundles::get(conn, &ws, version)?,
-                bundles::signing_key(conn, &ws)?,
-            ))
-        })
-        .await?;
-    let stored = stored.ok_or_else(|| {
-        HttpError::new(
-            Code::BundleNotFound,
-            format!("no bundle has version {version}"),
-        )
-    })?;
-    // Verify before switching: a tampered bundle never becomes active.
-    let active = verify_stored(&stored, &key)?;
+    // Verified before switching: a tampered bundle never becomes active.
+    let active = state.bundle_version(&principal.workspace, version).await?;
     let ws = principal.workspace.clone();
     state
         .store
