@@ -60,7 +60,17 @@ pub(crate) fn engine_profile(
     ws: &str,
     root: &str,
 ) -> Result<ProfileView, StoreError> {
-    let view = read::profile(conn, root)?;
+    engine_view(conn, ws, root, read::profile(conn, root)?)
+}
+
+/// The same, from a profile already read (so callers that also answer the
+/// stored view do not fold the profile twice).
+pub(crate) fn engine_view(
+    conn: &allele_store::Connection,
+    ws: &str,
+    root: &str,
+    view: read::ProfileView,
+) -> Result<ProfileView, StoreError> {
     let consent = read::consent_ledger(conn, root)?
         .into_iter()
         .filter_map(|record| {

@@ -61,7 +61,7 @@ pub async fn get_profile(
         .store
         .read(move |conn| {
             let mut view = read::profile(conn, &root)?;
-            let engine = crate::decisions::engine_profile(conn, &ws, &root)?;
+            let engine = crate::decisions::engine_view(conn, &ws, &root, view.clone())?;
             view.segments = engine.segments;
             view.computed = engine.computed;
             Ok(view)
