@@ -1,7 +1,9 @@
 //! Computed traits, derived from the event log when a profile is read:
 //! event counts per name over 1, 7 and 30 days and all time, revenue over
 //! 30 days and all time, days since last seen, and the mean sentiment of
-//! the person's own social posts over 30 days. Rules and segments read them
+//! the person's own social posts over 30 days, their influence (PageRank
+//! score and two-hop reach from the last scheduled run) and their activity
+//! on the ideas board. Rules and segments read them
 //! as `profile.computed.*`, e.g.
 //! `profile.computed.count_7d["Product Viewed"] >= 3 && !("Order Completed" in profile.computed.count_7d)`.
 
@@ -54,6 +56,16 @@ pub fn computed(
         let mean = scores.iter().map(|s| s.compound).sum::<f64>() / scores.len() as f64;
         out.insert("sentiment_30d".into(), json!(mean));
         out.insert("posts_30d".into(), json!(posts.len()));
+    }
+    if let Some((score, reach)) = allele_store::listen::influence_of(conn, root)? {
+        out.insert("influence_score".into(), json!(score));
+        out.insert("influence_reach".into(), json!(reach));
+    }
+    let (ideas, votes, comments) = allele_store::listen::ideas_activity(conn, root)?;
+    if ideas + votes + comments > 0 {
+        out.insert("ideas_posted".into(), json!(ideas));
+        out.insert("ideas_votes".into(), json!(votes));
+        out.insert("ideas_comments".into(), json!(comments));
     }
     Ok(out)
 }

@@ -13,11 +13,13 @@ pub mod funnel;
 pub mod ideas;
 pub mod ingest;
 pub mod listen;
+pub mod listen_jobs;
 pub mod listen_reports;
 pub mod ope;
 pub mod ops;
 pub mod portal;
 pub mod profiles;
+pub mod referrals;
 pub mod reports;
 pub mod segments;
 pub mod webhooks;
@@ -35,12 +37,15 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 pub struct Config {
     /// Decompressed bytes accepted in one batch (`--max-batch-bytes`).
     pub max_batch_bytes: usize,
+    /// How often influence is recomputed and sentiment checked (`--listen-every`).
+    pub listen_every: std::time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             max_batch_bytes: allele_types::segment::DEFAULT_MAX_BATCH_BYTES,
+            listen_every: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -148,6 +153,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reports/ope", get(ope::report))
         .route("/v1/reports/sentiment", get(listen_reports::sentiment))
         .route("/v1/reports/influence", get(listen_reports::influence))
+        .route("/v1/reports/referrals", get(referrals::report))
         .route("/v1/reports/lift", get(reports::lift))
         .route("/v1/reports/attribution", get(reports::attribution))
         .route("/", get(console::overview))
@@ -170,6 +176,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// requests, and let the writer drain.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     webhooks::spawn_dispatcher(state.clone());
+    listen_jobs::spawn(state.clone(), state.config.listen_every);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -3,8 +3,8 @@
 
 use crate::AppState;
 use crate::error::HttpError;
-use allele_listen::{Graph, PageRankOptions};
-use allele_store::{Role, reports};
+use allele_listen::PageRankOptions;
+use allele_store::{Role, listen};
 use allele_types::Code;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -18,11 +18,26 @@ use std::sync::Arc;
 pub struct SentimentParams {
     event: Option<String>,
     property: Option<String>,
+    /// Only posts about a brand or topic: the text contains it or a
+    /// mention names it (case-insensitive, `@`/`#` ignored).
+    topic: Option<String>,
+    /// Only the posts of one person.
+    user_id: Option<String>,
+}
+
+/// Whether a post is about `topic` (already lowercased, without `@`/`#`).
+fn about(post: &listen::Post, topic: &str) -> bool {
+    post.text.to_lowercase().contains(topic)
+        || post
+            .mentions
+            .iter()
+            .any(|m| m.trim_start_matches(['@', '#']).to_lowercase() == topic)
 }
 
 const SOCIAL_EVENT: &str = "Social Post Observed";
 
-/// Daily VADER sentiment of the texts carried by an event.
+/// Daily VADER sentiment of the texts carried by an event, for everyone,
+/// one topic or one person.
 pub async fn sentiment(
     State(state): State<Arc<AppState>>,
     Query(params): Query<SentimentParams>,
@@ -32,14 +47,22 @@ pub async fn sentiment(
     let event = params.event.unwrap_or_else(|| SOCIAL_EVENT.to_string());
     let property = params.property.unwrap_or_else(|| "text".to_string());
     let (ws, name, prop) = (principal.workspace.clone(), event.clone(), property.clone());
-    let texts = state
+    let posts = state
         .store
-        .read(move |conn| reports::texts(conn, &ws, &name, &prop))
+        .read(move |conn| listen::posts(conn, &ws, &name, &prop))
         .await?;
+    let topic = params
+        .topic
+        .as_deref()
+        .map(|t| t.trim().trim_start_matches(['@', '#']).to_lowercase())
+        .filter(|t| !t.is_empty());
+    let user = params.user_id.clone();
     let scored = tokio::task::spawn_blocking(move || {
-        texts
+        posts
             .into_iter()
-            .map(|(ts, text)| (ts, allele_listen::polarity_scores(&text).compound))
+            .filter(|post| topic.as_deref().is_none_or(|t| about(post, t)))
+            .filter(|post| user.is_none() || post.user_id == user)
+            .map(|post| (post.ts, allele_listen::polarity_scores(&post.text).compound))
             .collect::<Vec<_>>()
     })
     .await
@@ -66,6 +89,8 @@ pub async fn sentiment(
     Ok(Json(json!({
         "event": event,
         "property": property,
+        "topic": params.topic,
+        "user_id": params.user_id,
         "posts": scored.len(),
         "mean_compound": if scored.is_empty() { Value::Null } else { json!(total / scored.len() as f64) },
         "days": buckets,
@@ -78,7 +103,8 @@ pub struct InfluenceParams {
     limit: Option<usize>,
 }
 
-/// PageRank over mentions and replies, with each person's two-hop audience.
+/// PageRank over mentions, replies, follows and referrals, with each
+/// person's two-hop audience.
 pub async fn influence(
     State(state): State<Arc<AppState>>,
     Query(params): Query<InfluenceParams>,
@@ -88,13 +114,11 @@ pub async fn influence(
     let event = params.event.unwrap_or_else(|| SOCIAL_EVENT.to_string());
     let limit = params.limit.unwrap_or(20).clamp(1, 1_000);
     let (ws, name) = (principal.workspace.clone(), event.clone());
-    let edges = state
+    let (edges, edge_count) = state
         .store
-        .read(move |conn| reports::social_edges(conn, &ws, &name))
+        .read(move |conn| crate::referrals::influence_graph(conn, &ws, &name))
         .await?;
-    let edge_count = edges.len();
-    let graph = Graph::from_edges(edges.into_iter().map(|(from, to)| (from, to, 1.0)))
-        .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))?;
+    let graph = crate::referrals::graph(edges)?;
     let mut ranked = graph
         .pagerank(&PageRankOptions::default())
         .map_err(|err| HttpError::new(Code::InvalidReport, err.to_string()))?;

@@ -7,8 +7,8 @@
 
 use crate::AppState;
 use crate::error::HttpError;
-use allele_stats::{Moments, welch_test};
-use allele_store::{Role, now_ms, reports, webhooks};
+use crate::listen_jobs::SentimentCheck;
+use allele_store::{Role, now_ms, webhooks};
 use allele_types::Code;
 use axum::Json;
 use axum::body::Bytes;
@@ -183,64 +183,21 @@ pub struct CheckParams {
 
 /// `POST /v1/alerts/sentiment/check`: compare the last `hours` of post
 /// sentiment with the `baseline_days` before; a significant drop (Welch,
-/// p < 0.05) queues a `sentiment.drop` webhook.
+/// p < 0.05) queues a `sentiment.drop` webhook. The scheduler runs the same
+/// check on its own (see `listen_jobs`).
 pub async fn check_sentiment(
     State(state): State<Arc<AppState>>,
     Query(params): Query<CheckParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
     let principal = state.require(&headers, &[Role::Admin]).await?;
-    let event = params
-        .event
-        .unwrap_or_else(|| "Social Post Observed".into());
-    let now = now_ms();
-    let recent_from = now - params.hours.unwrap_or(24).clamp(1, 24 * 30) * 3_600_000;
-    let baseline_from = recent_from - params.baseline_days.unwrap_or(7).clamp(1, 365) * 86_400_000;
-    let (ws, name) = (principal.workspace.clone(), event.clone());
-    let texts = state
-        .store
-        .read(move |conn| reports::texts(conn, &ws, &name, "text"))
-        .await?;
-    let (mut recent, mut baseline) = (Vec::new(), Vec::new());
-    for (ts, text) in &texts {
-        let compound = allele_listen::polarity_scores(text).compound;
-        if *ts >= recent_from {
-            recent.push(compound);
-        } else if *ts >= baseline_from {
-            baseline.push(compound);
-        }
-    }
-    let (recent_moments, baseline_moments) = (
-        Moments::from_values(&recent),
-        Moments::from_values(&baseline),
-    );
-    let test = welch_test(&recent_moments, &baseline_moments);
-    let dropped = test
-        .as_ref()
-        .is_some_and(|t| t.difference < 0.0 && t.p < 0.05);
-    let report = json!({
-        "event": event,
-        "recent": {"posts": recent.len(), "mean_compound": test.as_ref().map(|_| recent_moments.mean)},
-        "baseline": {"posts": baseline.len(), "mean_compound": test.as_ref().map(|_| baseline_moments.mean)},
-        "p": test.as_ref().map(|t| t.p),
-        "dropped": dropped,
-    });
-    let mut queued = 0;
-    if dropped {
-        let (ws, payload) = (
-            principal.workspace.clone(),
-            json!({"type": "sentiment.drop", "data": report}).to_string(),
-        );
-        queued = state
-            .store
-            .write(1, move |conn| {
-                webhooks::enqueue(conn, &ws, "sentiment.drop", &payload, now_ms())
-            })
-            .await?;
-    }
-    let mut body = report;
-    if let Some(object) = body.as_object_mut() {
-        object.insert("webhooks_queued".into(), json!(queued));
-    }
-    Ok(Json(body))
+    let defaults = SentimentCheck::default();
+    let check = SentimentCheck {
+        event: params.event.unwrap_or(defaults.event),
+        hours: params.hours.unwrap_or(defaults.hours),
+        baseline_days: params.baseline_days.unwrap_or(defaults.baseline_days),
+    };
+    let report =
+        crate::listen_jobs::check_sentiment(&state, &principal.workspace, &check, false).await?;
+    Ok(Json(report))
 }

@@ -37,7 +37,24 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
             .collect::<Result<_, _>>()?;
         for (kind, value) in &identities {
             resolver.cache.forget(resolver.ws, kind, value, member);
+            if kind == "user_id" {
+                conn.execute(
+                    "DELETE FROM influence_scores WHERE workspace_id = ?1 AND user_id = ?2",
+                    params![resolver.ws, value],
+                )?;
+            }
         }
+        // What the person wrote on the ideas board goes with them; their
+        // votes leave the tallies (aggregates are recomputed from votes).
+        conn.execute(
+            "DELETE FROM idea_votes WHERE voter = ?1 OR idea_id IN (SELECT id FROM ideas WHERE author = ?1)",
+            [member],
+        )?;
+        conn.execute(
+            "DELETE FROM idea_comments WHERE author = ?1 OR idea_id IN (SELECT id FROM ideas WHERE author = ?1)",
+            [member],
+        )?;
+        conn.execute("DELETE FROM ideas WHERE author = ?1", [member])?;
         erased.identities +=
             conn.execute("DELETE FROM identities WHERE profile_id = ?1", [member])?;
         erased.events += conn.execute("DELETE FROM events WHERE profile_id = ?1", [member])?;

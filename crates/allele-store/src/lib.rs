@@ -14,6 +14,7 @@ pub mod ideas;
 pub mod identity;
 pub mod ingest;
 pub mod keys;
+pub mod listen;
 pub mod read;
 pub mod reports;
 mod schema;

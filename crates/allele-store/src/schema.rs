@@ -276,6 +276,26 @@ CREATE TABLE webhook_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_at);
 "#,
+    r#"
+-- Influence scores from the scheduled PageRank run, read as computed traits,
+-- and the alerts the scheduler raised (one per kind and window).
+CREATE TABLE influence_scores (
+    workspace_id TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    score        REAL NOT NULL,
+    reach        INTEGER NOT NULL,
+    computed_at  INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    id           INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX alerts_kind ON alerts(workspace_id, kind, at);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

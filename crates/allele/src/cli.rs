@@ -41,6 +41,9 @@ enum Command {
         /// Decompressed bytes accepted in one batch (RudderStack SDKs may send 4 MB).
         #[arg(long, default_value_t = allele_types::segment::DEFAULT_MAX_BATCH_BYTES)]
         max_batch_bytes: usize,
+        /// Seconds between scheduled influence recomputes and sentiment checks.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        listen_every: u64,
     },
     /// Manage API keys.
     Keys {
@@ -167,9 +170,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             listen,
             store,
             max_batch_bytes,
+            listen_every,
         } => {
             check_store(&store)?;
-            serve(&data, &listen, Config { max_batch_bytes }).await
+            let config = Config {
+                max_batch_bytes,
+                listen_every: std::time::Duration::from_secs(listen_every),
+            };
+            serve(&data, &listen, config).await
         }
         Command::Keys {
             command:

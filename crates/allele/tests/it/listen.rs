@@ -12,6 +12,9 @@ const TEXTS: &[&str] = &[
     "The service was OK, but the food was AMAZING",
     "",
     "meh 😐",
+    // Not English: VADER knows none of the words, exactly as the reference.
+    "これは素晴らしい製品です",
+    "tämä on huono tuote :(",
 ];
 
 fn cli_scores(input: &[u8]) -> Vec<Value> {
@@ -55,6 +58,7 @@ fn sentiment_http_and_cli_agree_with_the_reference() {
         http[3],
         json!({"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0})
     );
+    assert_eq!(http[5]["compound"], 0.0, "unknown words are neutral");
     // Not UTF-8: the line still gets an answer, in place.
     assert_eq!(cli_scores(b"good\n\xff\xfe\nbad\n").len(), 3);
 
@@ -280,4 +284,44 @@ fn ideas_board_votes_once_ranks_by_wilson_and_respects_the_author() {
         .0,
         403
     );
+}
+
+#[test]
+fn sentiment_bad_input_gets_clear_answers() {
+    let server = Server::start();
+    let post = |body: Vec<u8>| {
+        read(
+            client()
+                .post(format!("{}/v1/sentiment", server.url))
+                .bearer_auth(&server.admin_key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .expect("post"),
+        )
+    };
+    // A text just under the request limit is scored like any other.
+    let long = "good ".repeat(200_000);
+    let (status, body) = post(json!({"texts": [long]}).to_string().into_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["scores"][0],
+        serde_json::to_value(allele_listen::polarity_scores(&long)).expect("json")
+    );
+    // Over 1 MB: refused whole, with the limit named.
+    let huge = "x".repeat(1 << 20);
+    let (status, body) = post(json!({"texts": [huge]}).to_string().into_bytes());
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "batch_too_large");
+    // Invalid UTF-8 inside the JSON: a 400 that says what is wrong.
+    let (status, body) = post(b"{\"texts\": [\"bad \xff\xfe\"]}".to_vec());
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("texts")),
+        "{body}"
+    );
+    let (status, body) = post(b"{\"texts\": \"not a list\"}".to_vec());
+    assert_eq!(status, 400, "{body}");
 }
