@@ -33,15 +33,18 @@ pub fn posts(
         let rusqlite::types::ValueRef::Text(text) = row.get_ref(1)? else {
             continue;
         };
+        // json_extract answers a list as JSON text and a string as itself.
         let mentions = match row.get_ref(3)? {
             rusqlite::types::ValueRef::Text(raw) => {
-                serde_json::from_slice::<Vec<serde_json::Value>>(raw)
-                    .map(|list| {
-                        list.into_iter()
-                            .filter_map(|m| m.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default()
+                match serde_json::from_slice::<Vec<serde_json::Value>>(raw) {
+                    Ok(list) => list
+                        .into_iter()
+                        .filter_map(|m| m.as_str().map(str::to_owned))
+                        .collect(),
+                    Err(_) => crate::reports::handles(&String::from_utf8_lossy(raw))
+                        .map(str::to_owned)
+                        .collect(),
+                }
             }
             _ => Vec::new(),
         };

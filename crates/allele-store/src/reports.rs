@@ -312,7 +312,9 @@ pub fn texts(
 }
 
 /// Mention and reply edges (`userId` → each of `properties.mentions`, and
-/// → `properties.reply_to`) of every event named `event`.
+/// → `properties.reply_to`) of every event named `event`. Mentions are a
+/// JSON list or, as social tools export them to CSV, one string of handles
+/// separated by spaces, commas or semicolons; a leading `@` is dropped.
 pub fn social_edges(
     conn: &Connection,
     ws: &str,
@@ -331,7 +333,22 @@ pub fn social_edges(
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows.into_iter().filter(|(from, to)| from != to).collect())
+    let mut edges = Vec::with_capacity(rows.len());
+    for (from, to) in rows {
+        for handle in handles(&to) {
+            if handle != from {
+                edges.push((from.clone(), handle.to_owned()));
+            }
+        }
+    }
+    Ok(edges)
+}
+
+/// The handles in one mention string: `"@ann, bob;@cy"` → ann, bob, cy.
+pub fn handles(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .map(|h| h.trim_start_matches('@'))
+        .filter(|h| !h.is_empty())
 }
 
 /// Every event named in `names` as `(person, ts, index of its name)`, in

@@ -228,3 +228,33 @@ fn import_errors_are_one_clear_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
 }
+
+#[test]
+fn a_social_tool_csv_export_feeds_sentiment_and_influence() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    init(&data);
+    let csv = dir.path().join("mentions.csv");
+    std::fs::write(
+        &csv,
+        "author,network,posted_at,text,mentions,url\n\
+         sx-ann,x,2026-05-01T10:00:00Z,Loving the new store!,@sx-brand @sx-bob,https://x.example/1\n\
+         sx-bob,x,2026-05-01T11:00:00Z,\"Queue was awful, staff rude\",\"@sx-brand, @sx-ann\",https://x.example/2\n\
+         sx-cy,instagram,2026-05-02T09:00:00Z,meh,sx-brand;sx-ann,https://ig.example/3\n\
+         sx-dee,x,2026-05-02T10:00:00Z,no mentions here,,https://x.example/4\n",
+    )
+    .expect("write");
+    let map = "type=track,event=Social Post Observed,user_id=author,timestamp=posted_at,properties.text=text,properties.mentions=mentions,properties.network=network,properties.url=url";
+    let summary = import(&data, &csv, &["--map", map]);
+    assert_eq!(summary["accepted"], 4, "{summary}");
+    let mut server = Server::spawn(&data, &[], None);
+    server.admin_key = created_admin_key(&data);
+    let (status, influence) = server.admin_get("/v1/reports/influence");
+    assert_eq!(status, 200, "{influence}");
+    assert_eq!(influence["edges"], 6, "{influence}");
+    assert_eq!(influence["people"][0]["user_id"], "sx-brand");
+    assert_eq!(influence["people"][0]["reach"], 3);
+    let (_, sentiment) = server.admin_get("/v1/reports/sentiment?topic=@sx-brand");
+    assert_eq!(sentiment["posts"], 3, "{sentiment}");
+    assert_eq!(sentiment["days"][0]["negative"], 1, "{sentiment}");
+}

@@ -255,6 +255,26 @@ fn the_scheduler_stores_influence_and_alerts_once_per_window() {
     assert_eq!(status, 200, "{check}");
     assert_eq!(check["dropped"], true, "{check}");
 
+    // "Influencers with negative recent sentiment", as a segment.
+    let definition = "\"influence_reach\" in profile.computed && profile.computed.influence_reach >= 3 && \"sentiment_30d\" in profile.computed && profile.computed.sentiment_30d < -0.05";
+    let (status, body) = read(
+        client()
+            .put(format!("{}/v1/segments/unhappy_influencers", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(&json!({"definition": definition}))
+            .send()
+            .expect("put"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = server.admin_get("/v1/segments/unhappy_influencers/members");
+    let members: Vec<&str> = page["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["user_id"].as_str())
+        .collect();
+    assert_eq!(members, [hub.as_str()], "{page}");
+
     // Per person and per topic series.
     let (_, mine) = server.admin_get(&format!("/v1/reports/sentiment?user_id={hub}"));
     assert_eq!(mine["posts"], 1, "{mine}");
