@@ -125,6 +125,10 @@ pub async fn json_errors(response: Response) -> Response {
         message
     };
     let mut error = ApiError::new(code, message);
-    error.status = status.as_u16();
+    // A form or JSON body that does not deserialize is a plain 400, like
+    // every other invalid request; other statuses say something more.
+    if status.as_u16() != 422 {
+        error.status = status.as_u16();
+    }
     HttpError(error).into_response()
 }

@@ -10,6 +10,8 @@
 #[path = "it/common.rs"]
 mod common;
 
+#[path = "it/apifuzz.rs"]
+mod apifuzz;
 #[path = "it/authz.rs"]
 mod authz;
 #[path = "it/clients.rs"]
