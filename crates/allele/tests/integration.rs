@@ -32,6 +32,8 @@ mod durability;
 mod evaluate;
 #[path = "it/experiments.rs"]
 mod experiments;
+#[path = "it/faults.rs"]
+mod faults;
 #[path = "it/identity.rs"]
 mod identity;
 #[path = "it/import.rs"]

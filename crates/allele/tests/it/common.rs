@@ -36,10 +36,21 @@ impl Server {
 
     /// Start a server on an existing data dir (after a crash, say).
     pub fn spawn(data: &Path, extra: &[&str], keys: Option<(String, String)>) -> Server {
+        Server::spawn_env(data, extra, keys, &[])
+    }
+
+    /// `spawn` with extra environment variables (fault-injection shims).
+    pub fn spawn_env(
+        data: &Path,
+        extra: &[&str],
+        keys: Option<(String, String)>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .envs(env.iter().copied())
             .env("ALLELE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
