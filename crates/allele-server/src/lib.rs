@@ -12,6 +12,7 @@ pub mod error;
 pub mod funnel;
 pub mod ideas;
 pub mod ingest;
+pub mod learning;
 pub mod listen;
 pub mod listen_jobs;
 pub mod listen_reports;
@@ -151,6 +152,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/segments/{id}", axum::routing::put(segments::put))
         .route("/v1/segments/{id}/members", get(segments::members))
         .route("/v1/reports/ope", get(ope::report))
+        .route("/v1/reports/heterogeneity", get(learning::heterogeneity))
         .route("/v1/reports/sentiment", get(listen_reports::sentiment))
         .route("/v1/reports/influence", get(listen_reports::influence))
         .route("/v1/reports/referrals", get(referrals::report))

@@ -38,6 +38,8 @@ mod faults;
 mod identity;
 #[path = "it/import.rs"]
 mod import;
+#[path = "it/learning.rs"]
+mod learning;
 #[path = "it/lift.rs"]
 mod lift;
 #[path = "it/listen.rs"]
