@@ -74,14 +74,18 @@ fn features(entry: &Logged) -> Vec<(String, Value)> {
     out
 }
 
-struct Cell {
-    feature: String,
-    value: Value,
-    inside: Proportion,
-    rest: Proportion,
-    p: f64,
-    z: f64,
-    interval: Option<[f64; 2]>,
+/// One context cell of an action's log against the rest.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub feature: String,
+    pub value: Value,
+    pub inside: Proportion,
+    pub rest: Proportion,
+    pub p: f64,
+    pub z: f64,
+    pub interval: Option<[f64; 2]>,
+    /// Benjamini–Hochberg q-value over every cell compared.
+    pub q: f64,
 }
 
 /// The CEL clause keeping (or, `keep == false`, excluding) a cell.
@@ -162,6 +166,67 @@ pub async fn heterogeneity(
             format!("no logged decision offered `{action}` first"),
         ));
     }
+    let (total, ranked) = split(&mine, min_n);
+
+    let proposals = match &active {
+        Some(active) => {
+            let public = allele_engine::public_key(&secret);
+            let signed = allele_engine::SignedBundle {
+                version: active.version,
+                signature: active.signature.clone(),
+                bundle: active.bundle.clone(),
+            };
+            let champion = allele_engine::verify(&signed, &public).map_err(|err| {
+                HttpError::new(Code::BundleRejected, format!("active bundle: {err}"))
+            })?;
+            let baseline = score(&champion, &logged, &principal.workspace);
+            let out = propose(
+                (&active.source, active.version),
+                &action,
+                &ranked,
+                &logged,
+                &principal.workspace,
+                baseline.snips.estimate,
+            );
+            json!({"active_version": active.version, "active_ope": baseline, "proposals": out})
+        }
+        None => json!({"active_version": null, "proposals": []}),
+    };
+    let rows: Vec<Value> = ranked
+        .iter()
+        .map(|cell| {
+            json!({
+                "feature": cell.feature,
+                "value": cell.value,
+                "n": cell.inside.trials,
+                "successes": cell.inside.successes,
+                "rate": cell.inside.rate(),
+                "rest_n": cell.rest.trials,
+                "rest_rate": cell.rest.rate(),
+                "difference": cell.inside.rate().zip(cell.rest.rate()).map(|(a, b)| a - b),
+                "interval": cell.interval,
+                "z": cell.z,
+                "p": cell.p,
+                "q": cell.q,
+                "significant": cell.q < 0.05,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "action": action,
+        "decisions": total.trials,
+        "rate": total.rate(),
+        "min_n": min_n,
+        "cells": rows,
+        "active_version": proposals["active_version"],
+        "active_ope": proposals["active_ope"],
+        "proposals": proposals["proposals"],
+    })))
+}
+
+/// Split an action's logged decisions by every context cell; cells (and
+/// their rest) smaller than `min_n` are left out. Sorted by q, then p.
+pub fn split(mine: &[&Logged], min_n: u64) -> (Proportion, Vec<Cell>) {
     let success = |e: &Logged| e.reward > 0.0;
     let total = Proportion::new(
         mine.iter().filter(|e| success(e)).count() as u64,
@@ -170,7 +235,7 @@ pub async fn heterogeneity(
     // Per cell: (decisions inside, successes inside).
     let mut counts: BTreeMap<(String, String), (Value, u64, u64)> = BTreeMap::new();
     let mut levels: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for entry in &mine {
+    for entry in mine {
         for (feature, value) in features(entry) {
             levels
                 .entry(feature.clone())
@@ -204,91 +269,64 @@ pub async fn heterogeneity(
             rest,
             p: test.p,
             z: test.z,
+            q: test.p,
         });
     }
     let p_values: Vec<f64> = cells.iter().map(|c| c.p).collect();
-    let q_values = benjamini_hochberg(&p_values).unwrap_or_else(|_| p_values.clone());
-    let mut ranked: Vec<(Cell, f64)> = cells.into_iter().zip(q_values).collect();
-    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.p.total_cmp(&b.0.p)));
-
-    let proposals = match &active {
-        Some(active) => {
-            let public = allele_engine::public_key(&secret);
-            let signed = allele_engine::SignedBundle {
-                version: active.version,
-                signature: active.signature.clone(),
-                bundle: active.bundle.clone(),
-            };
-            let champion = allele_engine::verify(&signed, &public).map_err(|err| {
-                HttpError::new(Code::BundleRejected, format!("active bundle: {err}"))
-            })?;
-            let baseline = score(&champion, &logged, &principal.workspace);
-            let mut out = Vec::new();
-            for (cell, q) in ranked.iter().filter(|(_, q)| *q < 0.05) {
-                if out.len() >= MAX_PROPOSALS {
-                    break;
-                }
-                let better = cell.inside.rate() > cell.rest.rate();
-                let Some(rule) = clause(&cell.feature, &cell.value, better) else {
-                    continue;
-                };
-                let Some((before, after)) = narrowed(&active.source, &action, &rule) else {
-                    continue;
-                };
-                let Ok(compiled) = allele_engine::compile(&after, 0, &[]) else {
-                    continue;
-                };
-                let evaluation = score(&compiled.bundle, &logged, &principal.workspace);
-                let diff = similar::TextDiff::from_lines(&before, &after)
-                    .unified_diff()
-                    .header(&format!("policy v{}", active.version), "proposal")
-                    .to_string();
-                out.push(json!({
-                    "summary": if better {
-                        format!("restrict `{action}` to {} = {}", cell.feature, cell.value)
-                    } else {
-                        format!("stop offering `{action}` where {} = {}", cell.feature, cell.value)
-                    },
-                    "clause": rule,
-                    "q": q,
-                    "diff": diff,
-                    "policy": after,
-                    "ope": evaluation,
-                    "snips_gain": evaluation.snips.estimate - baseline.snips.estimate,
-                }));
-            }
-            json!({"active_version": active.version, "active_ope": baseline, "proposals": out})
+    if let Ok(q_values) = benjamini_hochberg(&p_values) {
+        for (cell, q) in cells.iter_mut().zip(q_values) {
+            cell.q = q;
         }
-        None => json!({"active_version": null, "proposals": []}),
-    };
-    let rows: Vec<Value> = ranked
-        .iter()
-        .map(|(cell, q)| {
-            json!({
-                "feature": cell.feature,
-                "value": cell.value,
-                "n": cell.inside.trials,
-                "successes": cell.inside.successes,
-                "rate": cell.inside.rate(),
-                "rest_n": cell.rest.trials,
-                "rest_rate": cell.rest.rate(),
-                "difference": cell.inside.rate().zip(cell.rest.rate()).map(|(a, b)| a - b),
-                "interval": cell.interval,
-                "z": cell.z,
-                "p": cell.p,
-                "q": q,
-                "significant": *q < 0.05,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "action": action,
-        "decisions": total.trials,
-        "rate": total.rate(),
-        "min_n": min_n,
-        "cells": rows,
-        "active_version": proposals["active_version"],
-        "active_ope": proposals["active_ope"],
-        "proposals": proposals["proposals"],
-    })))
+    }
+    cells.sort_by(|a, b| a.q.total_cmp(&b.q).then(a.p.total_cmp(&b.p)));
+    (total, cells)
+}
+
+
+/// Rule changes from the significant cells (at most five): the active
+/// policy `(source, version)` with `action` narrowed, as a diff, with its
+/// off-policy value on `logged` and the gain over `baseline_snips`.
+pub fn propose(
+    (source, version): (&str, u64),
+    action: &str,
+    cells: &[Cell],
+    logged: &[Logged],
+    ws: &str,
+    baseline_snips: f64,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for cell in cells.iter().filter(|c| c.q < 0.05) {
+        if out.len() >= MAX_PROPOSALS {
+            break;
+        }
+        let better = cell.inside.rate() > cell.rest.rate();
+        let Some(rule) = clause(&cell.feature, &cell.value, better) else {
+            continue;
+        };
+        let Some((before, after)) = narrowed(source, action, &rule) else {
+            continue;
+        };
+        let Ok(compiled) = allele_engine::compile(&after, 0, &[]) else {
+            continue;
+        };
+        let evaluation = score(&compiled.bundle, logged, ws);
+        let diff = similar::TextDiff::from_lines(&before, &after)
+            .unified_diff()
+            .header(&format!("policy v{version}"), "proposal")
+            .to_string();
+        out.push(json!({
+            "summary": if better {
+                format!("restrict `{action}` to {} = {}", cell.feature, cell.value)
+            } else {
+                format!("stop offering `{action}` where {} = {}", cell.feature, cell.value)
+            },
+            "clause": rule,
+            "q": cell.q,
+            "diff": diff,
+            "policy": after,
+            "ope": evaluation,
+            "snips_gain": evaluation.snips.estimate - baseline_snips,
+        }));
+    }
+    out
 }

@@ -54,6 +54,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Off-policy evaluation (IPS, SNIPS, DR) of a policy on a decision log.
     Evaluate(crate::evaluate::EvaluateArgs),
+    /// Run a synthetic market through the whole loop: static rules vs adapted vs oracle.
+    Simulate(crate::simulate::SimulateArgs),
     /// Score each stdin line with VADER; one JSON object per line.
     Sentiment,
     /// Check or publish a policy file.
@@ -206,6 +208,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Policy { command } => crate::policy::run(command).await,
         Command::Sentiment => crate::sentiment::run(),
         Command::Evaluate(args) => crate::evaluate::run(args),
+        Command::Simulate(args) => crate::simulate::run(args),
     }
 }
 

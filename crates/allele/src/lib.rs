@@ -10,3 +10,4 @@ pub mod mapping;
 pub mod policy;
 pub mod report;
 pub mod sentiment;
+pub mod simulate;
