@@ -8,4 +8,6 @@
 
 mod bad_input;
 mod common;
+mod conformance;
 mod properties;
+mod textproto;
