@@ -10,4 +10,5 @@ mod bad_input;
 mod common;
 mod conformance;
 mod properties;
+mod swap;
 mod textproto;
