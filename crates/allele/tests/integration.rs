@@ -12,6 +12,8 @@ mod common;
 
 #[path = "it/authz.rs"]
 mod authz;
+#[path = "it/bundle_swap.rs"]
+mod bundle_swap;
 #[path = "it/clients.rs"]
 mod clients;
 #[path = "it/conformance.rs"]
