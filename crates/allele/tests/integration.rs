@@ -12,10 +12,10 @@ mod common;
 
 #[path = "it/authz.rs"]
 mod authz;
-#[path = "it/bundle_swap.rs"]
-mod bundle_swap;
 #[path = "it/clients.rs"]
 mod clients;
+#[path = "it/concurrent.rs"]
+mod concurrent;
 #[path = "it/conformance.rs"]
 mod conformance;
 #[path = "it/console.rs"]

@@ -1,8 +1,9 @@
-//! Publishing a 1,000-rule bundle again and again while decisions run over
-//! HTTP: no decision fails, and each is served by a version that was
-//! active at some moment of its request (the old one or the new one).
+//! Decisions running at once over HTTP: while a 1,000-rule bundle is
+//! republished no decision fails, and each is served by a version active
+//! at some moment of its request (the old one or the new one); and many
+//! decisions for one person at the same instant never exceed a cap.
 
-use crate::common::{Server, bin, client, read};
+use crate::common::{Server, bin, client, read, unique};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -112,4 +113,78 @@ fn decisions_never_fail_while_a_1000_rule_bundle_is_swapped() {
         all.len()
     );
     assert!(distinct.contains(&(first + PUBLISHES)), "{distinct:?}");
+}
+
+const CAPPED: &str = r#"
+holdout: { universal: 0.0, salt: "caps" }
+selection: top
+actions:
+  - id: gold_card
+    channels: [email]
+    purpose: dpv:DirectMarketing
+    value: 120.0
+    propensity: { expression: "0.5" }
+    caps: { per_customer: { count: 2, per: 7d } }
+"#;
+
+#[test]
+fn concurrent_decisions_for_one_person_never_exceed_a_cap() {
+    let server = Server::start();
+    let key = decide_key(&server);
+    let user = unique("capped");
+    let (status, _) = server.post(
+        "/v1/identify",
+        &json!({"userId": user, "traits": {"age": 30}}),
+    );
+    assert_eq!(status, 200);
+    let consent = json!({"purpose": "dpv:DirectMarketing", "channel": "email", "status": "given"});
+    let (status, _) = read(
+        client()
+            .put(format!("{}/v1/profiles/user_id:{user}/consent", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(&consent)
+            .send()
+            .expect("consent"),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = read(
+        client()
+            .put(format!("{}/v1/policies", server.url))
+            .bearer_auth(&server.admin_key)
+            .header("content-type", "application/yaml")
+            .body(CAPPED)
+            .send()
+            .expect("publish"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let body = json!({"user_id": user, "touchpoint": "web", "channel": "email"});
+    let start = std::sync::Barrier::new(8);
+    let offered: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    let mut offered = 0;
+                    for _ in 0..3 {
+                        let (status, decision) = read(
+                            client()
+                                .post(format!("{}/v1/decide", server.url))
+                                .bearer_auth(&key)
+                                .json(&body)
+                                .send()
+                                .expect("decide"),
+                        );
+                        assert_eq!(status, 200, "{decision}");
+                        offered += decision["actions"].as_array().map_or(0, Vec::len);
+                    }
+                    offered
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    assert_eq!(
+        offered, 2,
+        "24 simultaneous decisions offered a 2-per-week action {offered} times"
+    );
 }
