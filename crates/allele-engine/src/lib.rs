@@ -8,7 +8,8 @@
 //! faces in [`ffi`]):
 //!
 //! - [`check`] a policy file, [`compile`] it into a [`Bundle`];
-//! - [`sign`] and [`verify`] bundles ([`SignedBundle`]);
+//! - [`sign`] and [`verify`] bundles ([`SignedBundle`]), and swap the
+//!   active one atomically ([`Registry`]);
 //! - [`decide`] for one customer ([`DecisionInput`] → [`Decision`]);
 //! - [`holdout::holdout_slot`] / [`holdout::is_held_out`], the published
 //!   holdout hash.
@@ -22,6 +23,7 @@ pub mod diagnostic;
 pub mod ffi;
 pub mod holdout;
 pub mod policy;
+pub mod registry;
 pub mod rng;
 pub mod select;
 pub mod sign;
@@ -34,5 +36,6 @@ pub use decide::{
     DecisionRequest, ProfileView, Stage, TraceEntry, decide,
 };
 pub use diagnostic::{CheckReport, Diagnostic};
+pub use registry::{ActiveBundle, Registry};
 pub use sign::{BundleError, SignedBundle, public_key, sign, verify};
 pub use suggest::{closest, did_you_mean};

@@ -1,13 +1,14 @@
 //! Policies and bundles over HTTP: publish (`PUT /v1/policies`), serve the
 //! active signed bundle to edges (ETag + long-poll), and roll back.
 //!
-//! The active bundle of each workspace is held in memory as an `Arc`: a
-//! publish swaps the pointer, so decisions already running finish on the
-//! bundle they started with.
+//! The active bundle of each workspace is held in memory as an `Arc` in the
+//! engine's [`Registry`]: a publish swaps the pointer, so decisions already
+//! running finish on the bundle they started with.
 
 use crate::AppState;
 use crate::error::HttpError;
-use allele_engine::{Bundle, SignedBundle};
+use allele_engine::SignedBundle;
+pub use allele_engine::{ActiveBundle, Registry};
 use allele_store::bundles::{self, StoredBundle};
 use allele_store::{Role, now_ms};
 use allele_types::{ApiError, Code};
@@ -18,22 +19,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// A verified bundle ready for decisions.
-pub struct ActiveBundle {
-    pub version: u64,
-    pub bundle: Bundle,
-    pub signed: SignedBundle,
-}
-
-#[derive(Default)]
-pub struct Registry {
-    active: RwLock<HashMap<String, Arc<ActiveBundle>>>,
-    versions: RwLock<HashMap<(String, u64), Arc<ActiveBundle>>>,
-}
 
 /// Long-poll waits at most this long, whatever `wait` asks.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -41,13 +28,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 impl AppState {
     /// The workspace's active bundle, loaded and verified on first use.
     pub async fn active_bundle(&self, ws: &str) -> Result<Option<Arc<ActiveBundle>>, HttpError> {
-        if let Some(found) = self
-            .bundles
-            .active
-            .read()
-            .ok()
-            .and_then(|map| map.get(ws).cloned())
-        {
+        if let Some(found) = self.bundles.active(ws) {
             return Ok(Some(found));
         }
         let ws_owned = ws.to_string();
@@ -68,9 +49,7 @@ impl AppState {
     }
 
     fn install(&self, ws: &str, active: Arc<ActiveBundle>) -> Arc<ActiveBundle> {
-        if let Ok(mut map) = self.bundles.active.write() {
-            map.insert(ws.to_string(), Arc::clone(&active));
-        }
+        self.bundles.install(ws, Arc::clone(&active));
         self.bundle_changes.send_modify(|n| *n += 1);
         active
     }
@@ -82,14 +61,9 @@ fn verify_stored(stored: &StoredBundle, secret: &[u8; 32]) -> Result<ActiveBundl
         signature: stored.signature.clone(),
         bundle: stored.bundle.clone(),
     };
-    let bundle = allele_engine::verify(&signed, &allele_engine::public_key(secret)).map_err(|err| {
+    ActiveBundle::verified(signed, &allele_engine::public_key(secret)).map_err(|err| {
         tracing::error!(version = stored.version, error = %err, "stored bundle failed verification; not activated");
         HttpError::new(Code::BundleRejected, format!("bundle {} failed verification: {err}", stored.version))
-    })?;
-    Ok(ActiveBundle {
-        version: stored.version,
-        bundle,
-        signed,
     })
 }
 
@@ -306,14 +280,7 @@ impl AppState {
         ws: &str,
         version: u64,
     ) -> Result<Arc<ActiveBundle>, HttpError> {
-        let key = (ws.to_string(), version);
-        if let Some(found) = self
-            .bundles
-            .versions
-            .read()
-            .ok()
-            .and_then(|map| map.get(&key).cloned())
-        {
+        if let Some(found) = self.bundles.version(ws, version) {
             return Ok(found);
         }
         let ws_owned = ws.to_string();
@@ -333,9 +300,7 @@ impl AppState {
             )
         })?;
         let verified = Arc::new(verify_stored(&stored, &secret)?);
-        if let Ok(mut map) = self.bundles.versions.write() {
-            map.insert(key, Arc::clone(&verified));
-        }
+        self.bundles.remember(ws, Arc::clone(&verified));
         Ok(verified)
     }
 }

@@ -181,6 +181,17 @@ pub async fn decide(
             "a decision needs `user_id` or `anonymous_id`",
         ));
     }
+    // Held from reading the contact history until the decision is logged:
+    // two decisions for the same person at once would otherwise both see
+    // the history before either and together exceed a cap.
+    let _person = state
+        .decide_locks
+        .lock(
+            &principal.workspace,
+            request.user_id.as_deref(),
+            request.anonymous_id.as_deref(),
+        )
+        .await;
     let Some(active) = state.active_bundle(&principal.workspace).await? else {
         return Err(HttpError::new(
             Code::NoActiveBundle,
@@ -375,6 +386,44 @@ pub async fn decide(
         .await?;
     metrics::counter!("allele_decisions_total").increment(1);
     Ok(Json(response))
+}
+
+/// Striped locks keyed by the identity a decision request names. Decisions
+/// for different people rarely share a stripe; those for one person queue.
+/// A person addressed by two different identifiers at the same instant is
+/// not covered (the profile is resolved only after the lock is taken).
+pub struct PersonLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+const PERSON_LOCK_STRIPES: usize = 256;
+
+impl Default for PersonLocks {
+    fn default() -> Self {
+        PersonLocks {
+            stripes: (0..PERSON_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+}
+
+impl PersonLocks {
+    pub async fn lock(
+        &self,
+        workspace: &str,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (workspace, user_id.or(anonymous_id)).hash(&mut hasher);
+        let stripe = (hasher.finish() % PERSON_LOCK_STRIPES as u64) as usize;
+        match self.stripes.get(stripe) {
+            Some(mutex) => Some(mutex.lock().await),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -59,6 +59,8 @@ pub struct AppState {
     /// Bumped on every bundle change; long-polls wait on it.
     pub bundle_changes: tokio::sync::watch::Sender<u64>,
     pub sessions: console::Sessions,
+    /// Serialises decisions for one person, so caps hold under concurrency.
+    pub decide_locks: decisions::PersonLocks,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             bundles: bundles::Registry::default(),
             bundle_changes: tokio::sync::watch::Sender::new(0),
             sessions: console::Sessions::default(),
+            decide_locks: decisions::PersonLocks::default(),
         })
     }
 }

@@ -16,6 +16,8 @@ mod apifuzz;
 mod authz;
 #[path = "it/clients.rs"]
 mod clients;
+#[path = "it/concurrent.rs"]
+mod concurrent;
 #[path = "it/conformance.rs"]
 mod conformance;
 #[path = "it/console.rs"]

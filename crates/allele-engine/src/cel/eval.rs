@@ -176,7 +176,15 @@ impl Frame<'_, '_> {
                         EvalError::new(format!("a {} cannot be a map key", key_value.type_name()))
                     })?;
                     let value = self.eval(value)?;
-                    if map.insert(key, value).is_some() {
+                    // `{0: 1, 0u: 2}` repeats a key: 0 == 0u in CEL
+                    let twin = match &key {
+                        MapKey::Int(i) => u64::try_from(*i).ok().map(MapKey::Uint),
+                        MapKey::Uint(u) => i64::try_from(*u).ok().map(MapKey::Int),
+                        _ => None,
+                    };
+                    if twin.is_some_and(|twin| map.contains_key(&twin))
+                        || map.insert(key, value).is_some()
+                    {
                         return Err(EvalError::new(format!("duplicate map key {key_value}")));
                     }
                 }
@@ -460,10 +468,13 @@ fn time_arithmetic(op: BinaryOp, left: &Value, right: &Value) -> Result<Value, E
         (BinaryOp::Sub, Value::Duration(a), Value::Duration(b)) => Value::Duration(a - b),
         _ => return Err(type_error(op.symbol(), &[left, right])),
     };
-    if let Value::Timestamp(t) = result
-        && !time::timestamp_in_range(t)
-    {
-        return Err(EvalError::new("timestamp out of range"));
+    match result {
+        Value::Timestamp(t) if !time::timestamp_in_range(t) => {
+            Err(EvalError::new("timestamp out of range"))
+        }
+        Value::Duration(d) if !time::duration_in_range(d) => {
+            Err(EvalError::new("duration out of range"))
+        }
+        _ => Ok(result),
     }
-    Ok(result)
 }

@@ -49,6 +49,24 @@ pub enum TimePart {
     Hours,
     Minutes,
     Seconds,
+    Milliseconds,
+}
+
+impl TimePart {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimePart::FullYear => "getFullYear",
+            TimePart::Month => "getMonth",
+            TimePart::Date => "getDate",
+            TimePart::DayOfMonth => "getDayOfMonth",
+            TimePart::DayOfWeek => "getDayOfWeek",
+            TimePart::DayOfYear => "getDayOfYear",
+            TimePart::Hours => "getHours",
+            TimePart::Minutes => "getMinutes",
+            TimePart::Seconds => "getSeconds",
+            TimePart::Milliseconds => "getMilliseconds",
+        }
+    }
 }
 
 /// How a function may be called: `f(x, …)` (global) and/or `x.f(…)`
@@ -170,6 +188,14 @@ pub fn table() -> Vec<FuncDef> {
             Func::TimePart(TimePart::Seconds),
             Ty::Int,
         ),
+        def(
+            "getMilliseconds",
+            false,
+            true,
+            1,
+            Func::TimePart(TimePart::Milliseconds),
+            Ty::Int,
+        ),
     ]
 }
 
@@ -260,9 +286,15 @@ pub fn call(func: &Func, args: &[Value]) -> Result<Value, EvalError> {
                 .map_err(EvalError::new),
             [Value::Timestamp(t)] => Ok(Value::Timestamp(*t)),
             // seconds since the epoch, as CEL's timestamp(int) overload
-            [Value::Int(seconds)] => Ok(Value::Timestamp(
-                i128::from(*seconds) * 1000 * NANOS_PER_MILLI,
-            )),
+            [Value::Int(seconds)] => {
+                let nanos = i128::from(*seconds) * 1000 * NANOS_PER_MILLI;
+                if !time::timestamp_in_range(nanos) {
+                    return Err(EvalError::new(format!(
+                        "timestamp({seconds}) is out of range"
+                    )));
+                }
+                Ok(Value::Timestamp(nanos))
+            }
             _ => Err(overload("timestamp", args)),
         },
         Func::Duration => match args {
@@ -278,7 +310,10 @@ pub fn call(func: &Func, args: &[Value]) -> Result<Value, EvalError> {
         },
         Func::TimePart(part) => match args {
             [Value::Timestamp(t)] => Ok(Value::Int(time_part(*part, *t))),
-            _ => Err(overload("getFullYear", args)),
+            [Value::Duration(d)] => duration_part(*part, *d)
+                .map(Value::Int)
+                .ok_or_else(|| overload(part.name(), args)),
+            _ => Err(overload(part.name(), args)),
         },
     }
 }
@@ -347,7 +382,23 @@ fn time_part(part: TimePart, nanos: i128) -> i64 {
         TimePart::Hours => in_day / 3600,
         TimePart::Minutes => in_day % 3600 / 60,
         TimePart::Seconds => in_day % 60,
+        TimePart::Milliseconds => {
+            i64::try_from(nanos.rem_euclid(1000 * NANOS_PER_MILLI) / NANOS_PER_MILLI).unwrap_or(0)
+        }
     }
+}
+
+/// A duration's accessors give its whole length in the unit (CEL's
+/// `duration('3730s').getMinutes()` is 62); calendar parts do not apply.
+fn duration_part(part: TimePart, nanos: i128) -> Option<i64> {
+    let unit: i128 = match part {
+        TimePart::Hours => 3_600_000 * NANOS_PER_MILLI,
+        TimePart::Minutes => 60_000 * NANOS_PER_MILLI,
+        TimePart::Seconds => 1000 * NANOS_PER_MILLI,
+        TimePart::Milliseconds => NANOS_PER_MILLI,
+        _ => return None,
+    };
+    i64::try_from(nanos / unit).ok()
 }
 
 #[cfg(test)]

@@ -174,7 +174,11 @@ pub fn tokenize(source: &str) -> Result<Vec<Token>, CelError> {
                     "false" => Tok::False,
                     "null" => Tok::Null,
                     "in" => Tok::In,
-                    _ if RESERVED.contains(&word) => {
+                    // after `.` a reserved word is a field or method name,
+                    // as in `{'as': 1}.as`
+                    _ if RESERVED.contains(&word)
+                        && !tokens.last().is_some_and(|t: &Token| t.tok == Tok::Dot) =>
+                    {
                         return Err(CelError::new(
                             Span::new(pos, end),
                             format!("`{word}` is a reserved word"),

@@ -40,7 +40,10 @@
 //! (linear-time regex), `lowerAscii`, `upperAscii`, `int`, `uint`, `double`,
 //! `string`, `bool`, `timestamp`, `duration`, `dyn`, and the UTC timestamp
 //! accessors `getFullYear`, `getMonth`, `getDate`, `getDayOfMonth`,
-//! `getDayOfWeek`, `getDayOfYear`, `getHours`, `getMinutes`, `getSeconds`.
+//! `getDayOfWeek`, `getDayOfYear`, `getHours`, `getMinutes`, `getSeconds`,
+//! `getMilliseconds` (on a duration `getHours`, `getMinutes`, `getSeconds`
+//! and `getMilliseconds` give its whole length in that unit). After `.` a
+//! reserved word is an ordinary field or method name (`{'as': 1}.as`).
 //! Macros: `has(a.b)`, and on lists or maps `all`, `exists`, `exists_one`,
 //! `map`, `filter` (two-argument forms).
 //!
@@ -51,7 +54,12 @@
 //! Deviations from CEL, chosen for rules over JSON traits: mixed int/double
 //! arithmetic promotes to double (`int` with `uint` stays an error); double
 //! division by zero is an error like integer division by zero; durations
-//! accept a `d` (day) unit.
+//! accept a `d` (day) unit; unknown identifiers and functions are compile
+//! errors; every expression is type-checked (`false && 32` is refused).
+//!
+//! Conformance: `tests/engine/conformance.rs` runs google/cel-spec's
+//! `tests/simple` suite; every case inside this subset passes, and the cases
+//! outside it are listed with reasons in `tests/cel-spec/skip.txt`.
 //!
 //! Bounds: an expression is at most [`parser::MAX_SOURCE_BYTES`] bytes,
 //! [`parser::MAX_NODES`] nodes, [`parser::MAX_DEPTH`] levels tall and

@@ -175,12 +175,20 @@ pub fn parse_duration(text: &str) -> Result<i128, String> {
         total += amount * scale;
         rest = tail;
     }
-    // CEL bounds durations to about ±10,000 years.
-    if !total.is_finite() || total > 3.2e20 {
+    if !total.is_finite() || total > 1e19 {
         return Err(format!("duration `{text}` is out of range"));
     }
     let nanos = total.round() as i128;
-    Ok(if negative { -nanos } else { nanos })
+    let nanos = if negative { -nanos } else { nanos };
+    if !duration_in_range(nanos) {
+        return Err(format!("duration `{text}` is out of range"));
+    }
+    Ok(nanos)
+}
+
+/// CEL limits a duration to one int64 of nanoseconds (about ±292 years).
+pub fn duration_in_range(nanos: i128) -> bool {
+    i64::try_from(nanos).is_ok()
 }
 
 pub fn format_duration(nanos: i128) -> String {

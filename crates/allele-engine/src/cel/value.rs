@@ -166,18 +166,21 @@ fn compare_double_exact(double: f64, integer: &Value) -> Option<Ordering> {
         Value::Uint(u) => i128::from(*u),
         _ => return None,
     };
-    // 2^64 > every int and uint; outside that range the sign decides.
-    if double >= 18_446_744_073_709_551_616.0 {
-        return Some(Ordering::Greater);
-    }
-    if double < -9_223_372_036_854_775_808.0 {
+    // CEL's rule (as cel-go and the conformance suite have it): a double
+    // outside the integer type's range is greater or smaller than every
+    // value of it; inside, the integer converts to double. At the edge this
+    // rounds: `dyn(9223372036854775807) < 9223372036854775808.0` is false.
+    let (low, high) = match integer {
+        Value::Int(_) => (i64::MIN as f64, i64::MAX as f64),
+        _ => (0.0, u64::MAX as f64),
+    };
+    if double < low {
         return Some(Ordering::Less);
     }
-    let truncated = double.trunc() as i128;
-    match truncated.cmp(&wide) {
-        Ordering::Equal => double.fract().partial_cmp(&0.0),
-        other => Some(other),
+    if double > high {
+        return Some(Ordering::Greater);
     }
+    double.partial_cmp(&(wide as f64))
 }
 
 /// CEL equality: numbers compare across types, lists and maps element-wise,

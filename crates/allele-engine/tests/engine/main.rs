@@ -8,4 +8,7 @@
 
 mod bad_input;
 mod common;
+mod conformance;
 mod properties;
+mod swap;
+mod textproto;

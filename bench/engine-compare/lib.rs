@@ -1,0 +1,1 @@
+//! Only the bench in `benches/` matters; see Cargo.toml.
