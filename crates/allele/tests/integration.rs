@@ -12,6 +12,8 @@ mod common;
 
 #[path = "it/authz.rs"]
 mod authz;
+#[path = "it/browser.rs"]
+mod browser;
 #[path = "it/clients.rs"]
 mod clients;
 #[path = "it/conformance.rs"]
@@ -38,6 +40,8 @@ mod import;
 mod lift;
 #[path = "it/listen.rs"]
 mod listen;
+#[path = "it/portal.rs"]
+mod portal;
 #[path = "it/profiles.rs"]
 mod profiles;
 #[path = "it/segments.rs"]
