@@ -236,6 +236,7 @@ async fn bundle_response(
     ws: &str,
     active: &ActiveBundle,
 ) -> Result<Response, HttpError> {
+    let ws_salt = ws.to_string();
     let ws = ws.to_string();
     let secret = state
         .store
@@ -247,6 +248,9 @@ async fn bundle_response(
         "bundle": active.signed.bundle,
         "public_key": hex::encode(allele_engine::public_key(&secret)),
         "algorithm": "ed25519",
+        // What edges pass as `workspace_salt` so their holdouts hash as the
+        // server's do (outside the signature: it selects, never grants).
+        "workspace_salt": ws_salt,
     });
     let mut response = Json(body).into_response();
     if let Ok(tag) = HeaderValue::from_str(&etag(active.version)) {

@@ -19,6 +19,7 @@ pub mod listen_reports;
 pub mod ope;
 pub mod ops;
 pub mod portal;
+pub mod portal_limits;
 pub mod profiles;
 pub mod referrals;
 pub mod reports;
@@ -126,6 +127,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/me", get(portal::me))
         .route("/me/login", get(portal::login))
         .route("/me/consent", post(portal::post_consent))
+        .route("/me/limits", post(portal_limits::post_limits))
         .route("/me/erase", post(portal::post_erase))
         .route("/v1/transparency/key", get(access::transparency_key))
         .route("/v1/policies", axum::routing::put(bundles::publish))

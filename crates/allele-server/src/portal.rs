@@ -95,7 +95,8 @@ fn page(title: &str, body: &str) -> Html<String> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.4rem;text-align:left}}\
-         button{{font:inherit}}</style></head><body>{body}</body></html>",
+         button{{font:inherit}}.vh{{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}}\
+         fieldset{{border:1px solid #ccc}}</style></head><body><main>{body}</main></body></html>",
         escape(title)
     ))
 }
@@ -111,15 +112,17 @@ async fn render(state: &AppState, customer: &Customer) -> Result<Html<String>, H
         )
         .await?;
     let root = customer.root.clone();
-    let (ledger, profile) = state
+    let (ledger, profile, limits) = state
         .store
         .read(move |conn| {
             Ok((
                 read::consent_ledger(conn, &root)?,
                 read::profile(conn, &root)?,
+                allele_store::bundles::customer_limits(conn, &root)?,
             ))
         })
         .await?;
+    let limits = crate::portal_limits::render(&crate::portal_limits::parse_stored(limits));
     let mut latest: Vec<read::ConsentRecord> = Vec::new();
     for record in ledger {
         latest.retain(|r| !(r.purpose == record.purpose && r.channel == record.channel));
@@ -140,7 +143,7 @@ async fn render(state: &AppState, customer: &Customer) -> Result<Html<String>, H
         rows.push_str(&format!(
             "<tr><td>{purpose}</td><td>{channel}</td><td>{status}</td><td>{updated}</td><td><form method=\"post\" action=\"/me/consent\">\
              <input type=\"hidden\" name=\"purpose\" value=\"{purpose}\"><input type=\"hidden\" name=\"channel\" value=\"{channel}\">\
-             <input type=\"hidden\" name=\"status\" value=\"{flip}\"><button>{label}</button></form></td></tr>",
+             <input type=\"hidden\" name=\"status\" value=\"{flip}\"><button>{label}<span class=\"vh\"> {purpose} on {channel}</span></button></form></td></tr>",
             purpose = escape(&record.purpose),
             channel = escape(&record.channel),
             status = escape(&record.status),
@@ -154,13 +157,14 @@ async fn render(state: &AppState, customer: &Customer) -> Result<Html<String>, H
     }
     let body = format!(
         "<h1>Your data</h1><p>Profile <code>{id}</code> · {events} events held.</p>\
-         <h2>Consent</h2><table><thead><tr><th>Purpose</th><th>Channel</th><th>Status</th><th>Since</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
-         <h2>Give consent</h2><form method=\"post\" action=\"/me/consent\"><label>Purpose <input name=\"purpose\" value=\"dpv:DirectMarketing\"></label> \
+         <h2>Consent</h2><table><thead><tr><th>Purpose</th><th>Channel</th><th>Status</th><th>Since</th><th>Change</th></tr></thead><tbody>{rows}</tbody></table>\
+         <h2>Give consent</h2><form method=\"post\" action=\"/me/consent\"><label>Purpose <input name=\"purpose\" value=\"dpv:DirectMarketing\" required></label> \
          <label>Channel <select name=\"channel\"><option>email</option><option>sms</option><option>push</option><option>web</option><option>app</option>\
          <option>in_store</option><option>call_centre</option></select></label> <input type=\"hidden\" name=\"status\" value=\"given\"><button>Give</button></form>\
-         <h2>Your rights</h2><ul><li><a href=\"/v1/me/export\">Download everything held about you</a></li>\
+         {limits}<h2>Your rights</h2><ul><li><a href=\"/v1/me/export\">Download everything held about you</a></li>\
          <li><a href=\"/v1/me/access-log\">See who read your data (verifiable log)</a></li></ul>\
-         <form method=\"post\" action=\"/me/erase\"><button>Erase me</button></form>",
+         <h2>Erase</h2><form method=\"post\" action=\"/me/erase\"><p><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> \
+         I understand that erasure removes everything held about me and cannot be undone</label></p><button>Erase me</button></form>",
         id = escape(&profile.id),
         events = profile.event_count,
     );
@@ -219,11 +223,21 @@ pub async fn post_consent(
 pub async fn post_erase(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
     if !same_origin(&headers) {
         return Err(HttpError::new(
             Code::WrongRole,
             "cross-site form posts are refused",
+        ));
+    }
+    // Erasure cannot be undone: one stray click must not do it.
+    let confirmed = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == "confirm" && v == "yes"));
+    if !confirmed {
+        return Err(HttpError::new(
+            Code::InvalidBody,
+            "tick the box confirming that erasure cannot be undone",
         ));
     }
     let receipt = crate::customer::me_erase(State(state), headers).await?;

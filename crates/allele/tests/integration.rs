@@ -14,6 +14,8 @@ mod common;
 mod apifuzz;
 #[path = "it/authz.rs"]
 mod authz;
+#[path = "it/browser.rs"]
+mod browser;
 #[path = "it/clients.rs"]
 mod clients;
 #[path = "it/concurrent.rs"]
@@ -46,6 +48,8 @@ mod learning;
 mod lift;
 #[path = "it/listen.rs"]
 mod listen;
+#[path = "it/portal.rs"]
+mod portal;
 #[path = "it/profiles.rs"]
 mod profiles;
 #[path = "it/referrals.rs"]

@@ -75,6 +75,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/me/ideas/x/vote".into()),
         ("GET", "/v1/ideas".into()),
         ("DELETE", "/v1/me".into()),
+        ("POST", "/me/limits".into()),
     ];
     let call = |method: &str, path: &str, credential: Option<&str>| {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
