@@ -40,6 +40,8 @@ mod lift;
 mod listen;
 #[path = "it/profiles.rs"]
 mod profiles;
+#[path = "it/readout_facts.rs"]
+mod readout_facts;
 #[path = "it/segments.rs"]
 mod segments;
 #[path = "it/webhooks.rs"]
