@@ -171,8 +171,8 @@ fn fold_metric(
 /// Variation → exposed users, or `None` when nobody saw the experiment.
 /// A person (merged root) counts once, in the variation of their first
 /// exposure by event time; conversions count only at or after that moment.
-/// Users are listed in the order of their root's profile number, so sums
-/// (and so every figure) are the same on every run.
+/// Users are listed in the order the exposure rows first name them (by
+/// profile number), so sums (and so every figure) are the same on every run.
 pub fn experiment(
     conn: &Connection,
     ws: &str,
