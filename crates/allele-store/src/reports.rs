@@ -107,7 +107,7 @@ const ROOT_KEY: &str = "COALESCE(r.num, -r.rowid)";
 /// profile is its own root).
 fn merged_roots(conn: &Connection, ws: &str) -> Result<HashMap<i64, i64>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT p.num, {ROOT_KEY} FROM profiles p JOIN profiles r ON r.id = p.root_id
+        "SELECT p.num, {ROOT_KEY} FROM profiles p INDEXED BY profiles_merged_into JOIN profiles r ON r.id = p.root_id
          WHERE p.merged_into IS NOT NULL AND p.root_id <> p.id AND p.num IS NOT NULL AND p.workspace_id = ?1"
     ))?;
     let rows = stmt.query_map([ws], |row| Ok((row.get(0)?, row.get(1)?)))?;
