@@ -59,6 +59,6 @@ conn.executemany("INSERT INTO exposures (workspace_id, experiment_id, profile, t
 conn.commit()
 PY
 echo "data: $USERS exposed users, $EVENTS events"
-/usr/bin/time -f '{"wall_s": %e, "max_rss_kb": %M}' "$ALLELE" report experiment bench --data "$WORK/data" \
+/usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S, "max_rss_kb": %M}' "$ALLELE" report experiment bench --data "$WORK/data" \
   --metric 'Order Completed' --value revenue --control control --json > bench/out/readout.json
 python3 -c 'import json; r=json.load(open("bench/out/readout.json")); print(json.dumps({"variations": [(v["variation_id"], v["n"], v["conversions"]) for v in r["variations"]]}))'
