@@ -57,6 +57,7 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
         conn.execute("DELETE FROM ideas WHERE author = ?1", [member])?;
         erased.identities +=
             conn.execute("DELETE FROM identities WHERE profile_id = ?1", [member])?;
+        crate::facts::erase(conn, resolver.ws, member)?;
         erased.events += conn.execute("DELETE FROM events WHERE profile_id = ?1", [member])?;
         erased.consents += conn.execute("DELETE FROM consents WHERE profile_id = ?1", [member])?;
         erased.tokens += conn.execute(

@@ -52,6 +52,7 @@ pub fn apply(
     });
     // Counts and first/last seen, written once per profile per request.
     let mut activity: HashMap<String, (i64, i64, i64)> = HashMap::new();
+    let mut facts = crate::facts::FactCache::default();
     for Prepared { message, body } in messages {
         // Resolving a duplicate again is harmless: its identities are
         // already linked. The unique index on messageId decides below.
@@ -61,6 +62,14 @@ pub fn apply(
             continue;
         };
         let ts = message.timestamp.as_millisecond();
+        let event = crate::facts::EventFact {
+            owner: &owner,
+            name: message.name.as_deref(),
+            ts,
+            seq,
+            body: &message.body,
+        };
+        crate::facts::record(resolver.conn, resolver.ws, &mut facts, &event)?;
         let entry = activity.entry(owner.clone()).or_insert((0, ts, ts));
         entry.0 += 1;
         entry.1 = entry.1.min(ts);

@@ -1,8 +1,8 @@
 //! Reads behind the reports: who was exposed to what, and what they did
 //! after. The statistics themselves live in `allele-stats`.
 
-use crate::StoreError;
-use rusqlite::{Connection, params};
+use crate::{StoreError, facts};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
 
 /// The Segment convention for experiment exposure.
@@ -30,98 +30,216 @@ fn json_path(property: &str) -> String {
     format!("$.properties.\"{}\"", property.replace('"', "\\\""))
 }
 
+/// People a readout follows, each from a threshold time on: the merged
+/// root's key → its slot, with slot-indexed threshold times.
+struct Cohort {
+    /// Root key → slot, dense for ordinary profile numbers.
+    dense: Vec<u32>,
+    /// Roots outside `dense` (profiles without a number, huge numbers).
+    sparse: HashMap<i64, u32>,
+    since: Vec<(i64, i64)>,
+    /// Profile number → root key, for merged profiles only.
+    roots: HashMap<i64, i64>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+/// A dense index costs 4 bytes per profile number; beyond this, a map.
+const DENSE_LIMIT: i64 = 1 << 25;
+
+impl Cohort {
+    fn new(conn: &Connection, ws: &str) -> Result<Cohort, StoreError> {
+        let max: Option<i64> = conn
+            .prepare_cached("SELECT MAX(num) FROM profiles")?
+            .query_row([], |row| row.get(0))?;
+        let size = match max {
+            Some(max) if (0..DENSE_LIMIT).contains(&max) => max as usize + 1,
+            _ => 0,
+        };
+        Ok(Cohort {
+            dense: vec![NO_SLOT; size],
+            sparse: HashMap::new(),
+            since: Vec::new(),
+            roots: merged_roots(conn, ws)?,
+        })
+    }
+
+    fn slot(&self, key: i64) -> Option<usize> {
+        let slot = match usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
+            Some(slot) => *slot,
+            None => *self.sparse.get(&key)?,
+        };
+        (slot != NO_SLOT).then_some(slot as usize)
+    }
+
+    /// The root key of a profile number.
+    fn root(&self, profile: i64) -> i64 {
+        match self.roots.is_empty() {
+            true => profile,
+            false => self.roots.get(&profile).copied().unwrap_or(profile),
+        }
+    }
+
+    /// The slot of `key`, added with threshold `at` if new.
+    fn insert(&mut self, key: i64, at: (i64, i64)) -> usize {
+        if let Some(slot) = self.slot(key) {
+            return slot;
+        }
+        let slot = self.since.len();
+        self.since.push(at);
+        match usize::try_from(key)
+            .ok()
+            .and_then(|k| self.dense.get_mut(k))
+        {
+            Some(entry) => *entry = slot as u32,
+            None => {
+                self.sparse.insert(key, slot as u32);
+            }
+        }
+        slot
+    }
+}
+
+/// The key readouts use for a merged root: its number, or minus its rowid
+/// for a profile never given one (stable within one read transaction).
+const ROOT_KEY: &str = "COALESCE(r.num, -r.rowid)";
+
+/// Profile number → root key, for merged profiles only (every other
+/// profile is its own root).
+fn merged_roots(conn: &Connection, ws: &str) -> Result<HashMap<i64, i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT p.num, {ROOT_KEY} FROM profiles p INDEXED BY profiles_merged_into JOIN profiles r ON r.id = p.root_id
+         WHERE p.merged_into IS NOT NULL AND p.root_id <> p.id AND p.num IS NOT NULL AND p.workspace_id = ?1"
+    ))?;
+    let rows = stmt.query_map([ws], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn name_id(conn: &Connection, ws: &str, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM event_names WHERE workspace_id = ?1 AND name = ?2")?
+        .query_row(params![ws, name], |row| row.get(0))
+        .optional()?)
+}
+
+/// Fold the `metric` events of every cohort member into `users` (by slot):
+/// at or after the member's threshold a conversion with its `value`
+/// property added; before it, one more on the covariate when `pre`.
+fn fold_metric(
+    conn: &Connection,
+    ws: &str,
+    cohort: &Cohort,
+    metric: &str,
+    value: Option<&str>,
+    pre: bool,
+    users: &mut [ExposedUser],
+) -> Result<(), StoreError> {
+    let Some(name_id) = name_id(conn, ws, metric)? else {
+        return Ok(());
+    };
+    let key = value.map(str::as_bytes);
+    let mut stmt =
+        conn.prepare_cached("SELECT profile, ts, numbers FROM event_facts WHERE name_id = ?1")?;
+    let mut rows = stmt.query([name_id])?;
+    while let Some(row) = rows.next()? {
+        let profile: i64 = row.get(0)?;
+        let Some(slot) = cohort.slot(cohort.root(profile)) else {
+            continue;
+        };
+        let (Some(user), Some((since, _))) = (users.get_mut(slot), cohort.since.get(slot)) else {
+            continue;
+        };
+        let ts: i64 = row.get(1)?;
+        if pre {
+            if ts < *since
+                && let Some(covariate) = user.covariate.as_mut()
+            {
+                *covariate += 1.0;
+            }
+            continue;
+        }
+        if ts < *since {
+            continue;
+        }
+        user.converted = true;
+        if let (Some(key), rusqlite::types::ValueRef::Blob(numbers)) = (key, row.get_ref(2)?) {
+            user.value += facts::number_in(numbers, key);
+        }
+    }
+    Ok(())
+}
+
 /// Variation → exposed users, or `None` when nobody saw the experiment.
-/// A person counts once, in the variation of their first exposure by event
-/// time; conversions count only at or after that moment.
+/// A person (merged root) counts once, in the variation of their first
+/// exposure by event time; conversions count only at or after that moment.
+/// Users are listed in the order the exposure rows first name them (by
+/// profile number), so sums (and so every figure) are the same on every run.
 pub fn experiment(
     conn: &Connection,
     ws: &str,
     query: &ExperimentQuery,
 ) -> Result<Option<BTreeMap<String, Vec<ExposedUser>>>, StoreError> {
-    let mut first: HashMap<String, (i64, i64, String)> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts, e.seq, json_extract(e.body, '$.properties.variation_id')
-         FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.properties.experiment_id') = ?3",
+    // One snapshot: roots, exposures and events as of the same moment.
+    let tx = conn.unchecked_transaction()?;
+    let mut cohort = Cohort::new(&tx, ws)?;
+    let mut variations: Vec<String> = Vec::new();
+    let mut variation_of: Vec<u32> = Vec::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT profile, ts, seq, variation FROM exposures WHERE workspace_id = ?1 AND experiment_id = ?2",
     )?;
-    let mut rows = stmt.query(params![ws, EXPOSURE_EVENT, query.experiment_id])?;
+    let mut rows = stmt.query(params![ws, query.experiment_id])?;
     while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
+        let profile: i64 = row.get(0)?;
+        let root = cohort.root(profile);
         let at = (row.get::<_, i64>(1)?, row.get::<_, i64>(2)?);
         let variation = match row.get_ref(3)? {
-            rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
-            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
-            rusqlite::types::ValueRef::Real(x) => x.to_string(),
+            rusqlite::types::ValueRef::Text(text) => text,
             _ => continue,
         };
-        let earlier = first.get(&who).is_none_or(|(ts, seq, _)| at < (*ts, *seq));
-        if earlier {
-            first.insert(who, (at.0, at.1, variation));
+        let variation = match variations.iter().position(|v| v.as_bytes() == variation) {
+            Some(index) => index as u32,
+            None => {
+                variations.push(String::from_utf8_lossy(variation).into_owned());
+                (variations.len() - 1) as u32
+            }
+        };
+        let slot = cohort.insert(root, at);
+        match (cohort.since.get_mut(slot), variation_of.get_mut(slot)) {
+            (Some(since), Some(of)) => {
+                if at < *since {
+                    *since = at;
+                    *of = variation;
+                }
+            }
+            _ => variation_of.push(variation),
         }
     }
-    if first.is_empty() {
+    drop(rows);
+    drop(stmt);
+    if cohort.since.is_empty() {
         return Ok(None);
     }
-    let mut users: HashMap<String, ExposedUser> = first
-        .keys()
-        .map(|who| {
-            (
-                who.clone(),
-                ExposedUser {
-                    covariate: query.pre_metric.map(|_| 0.0),
-                    ..ExposedUser::default()
-                },
-            )
-        })
-        .collect();
-    let value_path = query
-        .value
-        .map(json_path)
-        .unwrap_or_else(|| "$.__none__".to_string());
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1 AND e.name = ?2",
-    )?;
-    let mut rows = stmt.query(params![ws, query.metric, value_path])?;
-    while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
-        let Some((exposed_at, _, _)) = first.get(&who) else {
-            continue;
+    let mut users = vec![
+        ExposedUser {
+            covariate: query.pre_metric.map(|_| 0.0),
+            ..ExposedUser::default()
         };
-        if row.get::<_, i64>(1)? < *exposed_at {
-            continue;
-        }
-        let value = number(row.get_ref(2)?);
-        if let Some(user) = users.get_mut(&who) {
-            user.converted = true;
-            user.value += value;
-        }
-    }
+        cohort.since.len()
+    ];
+    let (metric, value) = (query.metric, query.value);
+    fold_metric(&tx, ws, &cohort, metric, value, false, &mut users)?;
     if let Some(pre_metric) = query.pre_metric {
-        let mut stmt = conn.prepare_cached(
-            "SELECT p.root_id, e.ts FROM events e JOIN profiles p ON p.id = e.profile_id WHERE e.workspace_id = ?1 AND e.name = ?2",
-        )?;
-        let mut rows = stmt.query(params![ws, pre_metric])?;
-        while let Some(row) = rows.next()? {
-            let who: String = row.get(0)?;
-            let Some((exposed_at, _, _)) = first.get(&who) else {
-                continue;
-            };
-            if row.get::<_, i64>(1)? >= *exposed_at {
-                continue;
-            }
-            if let Some(covariate) = users.get_mut(&who).and_then(|u| u.covariate.as_mut()) {
-                *covariate += 1.0;
-            }
-        }
+        fold_metric(&tx, ws, &cohort, pre_metric, None, true, &mut users)?;
     }
     let mut by_variation: BTreeMap<String, Vec<ExposedUser>> = BTreeMap::new();
-    // Sorted, so that sums (and so every figure) are the same on every run.
-    let mut exposed: Vec<(String, (i64, i64, String))> = first.into_iter().collect();
-    exposed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (who, (_, _, variation)) in exposed {
-        if let Some(user) = users.remove(&who) {
-            by_variation.entry(variation).or_default().push(user);
+    for (slot, user) in users.into_iter().enumerate() {
+        let variation = variation_of
+            .get(slot)
+            .and_then(|v| variations.get(*v as usize));
+        if let Some(variation) = variation {
+            by_variation
+                .entry(variation.clone())
+                .or_default()
+                .push(user);
         }
     }
     Ok(Some(by_variation))
@@ -150,65 +268,58 @@ pub fn lift_groups(
     value: Option<&str>,
     action: Option<&str>,
 ) -> Result<LiftGroups, StoreError> {
-    // person → (first decision time, held out, given the action)
-    let mut people: HashMap<String, (i64, bool, bool)> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, d.at, d.holdout,
+    let tx = conn.unchecked_transaction()?;
+    let mut cohort = Cohort::new(&tx, ws)?;
+    // Slot → (root key, held out, given the action); the threshold is the
+    // first decision.
+    let mut people: Vec<(i64, bool, bool)> = Vec::new();
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {ROOT_KEY}, d.at, d.holdout,
                 EXISTS (SELECT 1 FROM decision_actions a WHERE a.decision_id = d.id AND (?2 IS NULL OR a.action_id = ?2))
-         FROM decisions d JOIN profiles p ON p.id = d.profile_id WHERE d.workspace_id = ?1",
-    )?;
+         FROM decisions d JOIN profiles p ON p.id = d.profile_id JOIN profiles r ON r.id = p.root_id
+         WHERE d.workspace_id = ?1"
+    ))?;
     let mut rows = stmt.query(params![ws, action])?;
     while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
+        let who: i64 = row.get(0)?;
         let at: i64 = row.get(1)?;
         let held: bool = row.get(2)?;
         let given: bool = row.get(3)?;
-        let entry = people.entry(who).or_insert((at, held, false));
-        entry.0 = entry.0.min(at);
-        entry.1 |= held;
-        entry.2 |= given;
+        let slot = cohort.insert(who, (at, 0));
+        if let (Some(since), Some(person)) = (cohort.since.get_mut(slot), people.get_mut(slot)) {
+            since.0 = since.0.min(at);
+            person.1 |= held;
+            person.2 |= given;
+        } else {
+            people.push((who, held, given));
+        }
     }
-    let contacts: i64 = conn
+    drop(rows);
+    drop(stmt);
+    let contacts: i64 = tx
         .prepare_cached(
             "SELECT COUNT(*) FROM decision_actions a JOIN decisions d ON d.id = a.decision_id
              WHERE d.workspace_id = ?1 AND (?2 IS NULL OR a.action_id = ?2)",
         )?
         .query_row(params![ws, action], |row| row.get(0))?;
-    let mut outcomes: HashMap<String, ExposedUser> = HashMap::new();
-    let value_path = value
-        .map(json_path)
-        .unwrap_or_else(|| "$.__none__".to_string());
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1 AND e.name = ?2",
-    )?;
-    let mut rows = stmt.query(params![ws, metric, value_path])?;
-    while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
-        let Some((first, _, _)) = people.get(&who) else {
-            continue;
-        };
-        if row.get::<_, i64>(1)? < *first {
-            continue;
-        }
-        let amount = number(row.get_ref(2)?);
-        let user = outcomes.entry(who).or_default();
-        user.converted = true;
-        user.value += amount;
-    }
-    let mut everyone: Vec<(String, (i64, bool, bool))> = people.into_iter().collect();
-    everyone.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut outcomes = vec![ExposedUser::default(); people.len()];
+    fold_metric(&tx, ws, &cohort, metric, value, false, &mut outcomes)?;
+    // Sorted by root, so that sums (and so every figure) are the same on every run.
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_unstable_by_key(|slot| people.get(*slot).map(|p| p.0));
     let mut groups = LiftGroups {
         treated: Vec::new(),
         holdout: Vec::new(),
         contacts: contacts.max(0) as u64,
     };
-    for (who, (_, held, given)) in everyone {
-        let user = outcomes.remove(&who).unwrap_or_default();
-        if held {
-            groups.holdout.push(user);
-        } else if given || action.is_none() {
-            groups.treated.push(user);
+    for slot in order {
+        let (Some((_, held, given)), Some(user)) = (people.get(slot), outcomes.get(slot)) else {
+            continue;
+        };
+        if *held {
+            groups.holdout.push(*user);
+        } else if *given || action.is_none() {
+            groups.treated.push(*user);
         }
     }
     Ok(groups)

@@ -2,6 +2,32 @@
 
 use rusqlite::Connection;
 
+/// Fills the readout tables (facts.rs) from stored events, with the SQL
+/// functions `facts::register_functions` adds; the migration below runs it.
+macro_rules! facts_backfill {
+    () => {
+        r#"
+INSERT INTO event_names (workspace_id, name)
+    SELECT DISTINCT workspace_id, name FROM events WHERE name IS NOT NULL;
+INSERT INTO event_facts (name_id, profile, ts, seq, numbers)
+    SELECT n.id, p.num, e.ts, e.seq, allele_numbers(e.body)
+    FROM events e JOIN event_names n ON n.workspace_id = e.workspace_id AND n.name = e.name
+    JOIN profiles p ON p.id = e.profile_id;
+INSERT INTO exposures (workspace_id, experiment_id, profile, ts, seq, variation)
+    SELECT workspace_id, experiment_id, num, ts, seq, variation FROM (
+        SELECT e.workspace_id, x.experiment_id, p.num, e.ts, e.seq, x.variation,
+               ROW_NUMBER() OVER (PARTITION BY e.workspace_id, x.experiment_id, p.num ORDER BY e.ts, e.seq) AS nth
+        FROM (SELECT seq, allele_experiment(name, body) AS experiment_id, allele_variation(name, body) AS variation
+              FROM events WHERE name = 'Experiment Viewed') x
+        JOIN events e ON e.seq = x.seq JOIN profiles p ON p.id = e.profile_id
+        WHERE x.experiment_id IS NOT NULL AND x.variation IS NOT NULL)
+    WHERE nth = 1;
+"#
+    };
+}
+#[cfg(test)]
+pub(crate) const FACTS_BACKFILL: &str = facts_backfill!();
+
 /// Bumped whenever `MIGRATIONS` grows; stored in `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -296,6 +322,43 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_kind ON alerts(workspace_id, kind, at);
 "#,
+    concat!(
+        r#"
+-- What readouts need from each named event, integer-keyed and narrow
+-- (facts.rs): readouts scan these instead of event JSON. `profiles.num` is
+-- a profile's integer number, given on its first named event.
+ALTER TABLE profiles ADD COLUMN num INTEGER;
+UPDATE profiles SET num = rowid;
+CREATE UNIQUE INDEX profiles_num ON profiles(num);
+CREATE TABLE event_names (
+    id           INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+-- One row per named event; `numbers` holds its non-zero numeric properties.
+CREATE TABLE event_facts (
+    name_id INTEGER NOT NULL,
+    profile INTEGER NOT NULL,
+    ts      INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    numbers BLOB,
+    PRIMARY KEY (name_id, profile, ts, seq)
+) WITHOUT ROWID;
+-- Each profile's first exposure (event time, then seq) per experiment.
+CREATE TABLE exposures (
+    workspace_id  TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    profile       INTEGER NOT NULL,
+    ts            INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,
+    variation     TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, experiment_id, profile)
+) WITHOUT ROWID;
+CREATE INDEX exposures_profile ON exposures(profile);
+"#,
+        facts_backfill!()
+    ),
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit
@@ -314,6 +377,8 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    // Backfills call the same Rust extraction ingest uses.
+    crate::facts::register_functions(conn)?;
     let current: usize =
         conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {

@@ -54,7 +54,11 @@ impl WriterHandle {
 }
 
 pub fn spawn(conn: Connection) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
-    let cache = IdentityCache::load(&conn)?;
+    // Loaded by the first group, on the writer thread: a process that only
+    // reads (`allele report`) never pays for it, and `serve` writes once
+    // before it listens, so it is warm before the first request.
+    let mut cache = IdentityCache::default();
+    cache.mark_stale();
     let (sender, receiver) = mpsc::sync_channel(QUEUE_DEPTH);
     let thread = std::thread::Builder::new()
         .name("allele-writer".into())

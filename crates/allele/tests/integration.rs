@@ -52,6 +52,8 @@ mod listen;
 mod portal;
 #[path = "it/profiles.rs"]
 mod profiles;
+#[path = "it/readout_facts.rs"]
+mod readout_facts;
 #[path = "it/referrals.rs"]
 mod referrals;
 #[path = "it/segments.rs"]
