@@ -20,6 +20,8 @@ mod clients;
 mod conformance;
 #[path = "it/console.rs"]
 mod console;
+#[path = "it/console_pages.rs"]
+mod console_pages;
 #[path = "it/customer.rs"]
 mod customer;
 #[path = "it/decisions.rs"]

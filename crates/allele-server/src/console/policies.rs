@@ -33,20 +33,25 @@ pub struct Problem {
 }
 
 impl From<&Diagnostic> for Problem {
+    /// Expression errors count lines and columns inside the expression;
+    /// the place says so, naming the action and field it sits in.
     fn from(d: &Diagnostic) -> Problem {
-        let place = match (d.line, d.column) {
-            (Some(line), Some(column)) => format!("line {line}, column {column}"),
-            (Some(line), None) => format!("line {line}"),
-            _ => String::new(),
+        let position = match (d.line, d.column) {
+            (Some(line), Some(column)) => Some(format!("line {line}, column {column}")),
+            (Some(line), None) => Some(format!("line {line}")),
+            _ => None,
         };
-        let within = match (&d.action, &d.field) {
-            (Some(action), Some(field)) => format!(" (action `{action}`, {field})"),
-            (Some(action), None) => format!(" (action `{action}`)"),
+        let place = match (&d.action, &d.field, position) {
+            (Some(action), Some(field), Some(position)) => {
+                format!("{field} of {action}, {position}")
+            }
+            (_, _, Some(position)) => position,
+            (Some(action), _, None) => format!("action {action}"),
             _ => String::new(),
         };
         Problem {
             place,
-            message: format!("{}{within}", d.message),
+            message: d.message.clone(),
         }
     }
 }
