@@ -165,7 +165,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reports/attribution", get(reports::attribution))
         .route("/", get(console::overview))
         .route("/login", get(console::login_form).post(console::login))
+        .route("/logout", post(console::logout))
         .route("/profiles", get(console::profiles))
+        .route("/profiles/unmerge", post(console::unmerge))
+        .route(
+            "/policies",
+            get(console::policies).post(console::post_policy),
+        )
+        .route("/policies/activate", post(console::activate))
+        .route("/decisions", get(console::decisions))
+        .route("/experiments", get(console::experiments))
+        .route("/attribution", get(console::attribution))
+        .route("/funnels", get(console::funnels))
+        .route("/listening", get(console::listening))
+        .route("/ideas", get(console::ideas))
+        .route("/ideas/moderate", post(console::moderate))
+        .route("/privacy", get(console::privacy))
+        .route("/assets/{file}", get(console::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

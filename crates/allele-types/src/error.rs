@@ -68,6 +68,7 @@ codes! {
     MissingAuth => ("missing_authorization", Auth, 401, "no credentials were sent"),
     InvalidKey => ("invalid_api_key", Auth, 401, "the key is unknown or revoked"),
     WrongRole => ("wrong_role", Auth, 403, "the key is valid but its role may not call this endpoint"),
+    CsrfRejected => ("csrf_rejected", Auth, 403, "a console form was posted without this session's token or from another site"),
     ProfileNotFound => ("profile_not_found", InvalidRequest, 404, "no profile answers to this reference"),
     MergeNotFound => ("merge_not_found", InvalidRequest, 404, "the profile has no merge that could be undone"),
     ExperimentNotFound => ("experiment_not_found", InvalidRequest, 404, "no `Experiment Viewed` event names this experiment"),

@@ -95,7 +95,7 @@ fn console_login_pages_and_escaping() {
         !page.contains("<script>alert") && !page.contains("<img src=x"),
         "customer text must be inert: {page}"
     );
-    assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(page.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
     let missing = http
         .get(format!("{}/profiles?q=user_id:nobody", server.url))
         .header("cookie", &cookie)
