@@ -282,7 +282,6 @@ pub fn split(mine: &[&Logged], min_n: u64) -> (Proportion, Vec<Cell>) {
     (total, cells)
 }
 
-
 /// Rule changes from the significant cells (at most five): the active
 /// policy `(source, version)` with `action` narrowed, as a diff, with its
 /// off-policy value on `logged` and the gain over `baseline_snips`.

@@ -138,7 +138,10 @@ fn input(customer: &Customer, consented: bool, touchpoint: &str, round: usize) -
         ConsentStatus::Withdrawn
     };
     let mut traits = Map::new();
-    traits.insert("tier".into(), json!(if customer.gold { "gold" } else { "silver" }));
+    traits.insert(
+        "tier".into(),
+        json!(if customer.gold { "gold" } else { "silver" }),
+    );
     DecisionInput {
         profile: ProfileView {
             id: customer.id.clone(),
@@ -348,9 +351,16 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         100.0 * (adapted - statics) / statics.max(f64::EPSILON),
         outcome.violations
     );
-    println!("proposals from the centre's log ({} decisions):", outcome.logged_at_centre);
+    println!(
+        "proposals from the centre's log ({} decisions):",
+        outcome.logged_at_centre
+    );
     for p in &summaries {
-        println!("  - {} (q = {:.2e})", p["summary"].as_str().unwrap_or(""), p["q"].as_f64().unwrap_or(f64::NAN));
+        println!(
+            "  - {} (q = {:.2e})",
+            p["summary"].as_str().unwrap_or(""),
+            p["q"].as_f64().unwrap_or(f64::NAN)
+        );
     }
     Ok(())
 }

@@ -60,5 +60,7 @@ mod readout_facts;
 mod referrals;
 #[path = "it/segments.rs"]
 mod segments;
+#[path = "it/simulate.rs"]
+mod simulate;
 #[path = "it/webhooks.rs"]
 mod webhooks;
