@@ -483,7 +483,7 @@ fn exposure(
 }
 
 /// Store a track event for a person, through the same path as ingest.
-async fn store_track(
+pub(crate) async fn store_track(
     state: &AppState,
     ws: &str,
     event: &str,

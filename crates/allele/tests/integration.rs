@@ -26,6 +26,8 @@ mod decisions;
 mod demo;
 #[path = "it/durability.rs"]
 mod durability;
+#[path = "it/email.rs"]
+mod email;
 #[path = "it/evaluate.rs"]
 mod evaluate;
 #[path = "it/experiments.rs"]
