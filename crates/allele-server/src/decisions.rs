@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DecideBody {
+pub(crate) struct DecideBody {
     user_id: Option<String>,
     anonymous_id: Option<String>,
     touchpoint: String,
@@ -175,6 +175,35 @@ pub async fn decide(
         &body,
         "decide body must be `{user_id|anonymous_id, touchpoint, channel, context, limit}`",
     )?;
+    decide_as(&state, &principal, request).await.map(Json)
+}
+
+impl DecideBody {
+    /// A decision asked for by the server itself (a journey's decide step).
+    pub(crate) fn internal(
+        user_id: Option<String>,
+        anonymous_id: Option<String>,
+        touchpoint: String,
+        channel: String,
+    ) -> DecideBody {
+        DecideBody {
+            user_id,
+            anonymous_id,
+            touchpoint,
+            channel,
+            context: Map::new(),
+            limit: Some(1),
+            seed: None,
+        }
+    }
+}
+
+/// Decide, log and answer, for a caller already authorised.
+pub(crate) async fn decide_as(
+    state: &Arc<AppState>,
+    principal: &crate::auth::Principal,
+    request: DecideBody,
+) -> Result<Value, HttpError> {
     if request.user_id.is_none() && request.anonymous_id.is_none() {
         return Err(HttpError::new(
             Code::MissingIdentity,
@@ -374,7 +403,7 @@ pub async fn decide(
         )
         .await?;
     metrics::counter!("allele_decisions_total").increment(1);
-    Ok(Json(response))
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod funnel;
 pub mod ideas;
 pub mod ingest;
+pub mod journeys;
 pub mod listen;
 pub mod listen_reports;
 pub mod ope;
@@ -153,6 +154,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(email::links::unsubscribe_page).post(email::links::unsubscribe),
         )
         .route("/v1/click/{token}", get(email::links::click))
+        .route("/v1/journeys/{id}", get(journeys::get).put(journeys::put))
+        .route("/v1/journeys/{id}/runs", get(journeys::runs))
         .route("/v1/reports/funnel", get(funnel::funnel))
         .route("/v1/me/ideas", post(ideas::post))
         .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
@@ -188,6 +191,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     webhooks::spawn_dispatcher(state.clone());
     email::dispatch::spawn(state.clone());
+    journeys::runner::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

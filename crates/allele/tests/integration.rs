@@ -36,6 +36,8 @@ mod experiments;
 mod identity;
 #[path = "it/import.rs"]
 mod import;
+#[path = "it/journeys.rs"]
+mod journeys;
 #[path = "it/lift.rs"]
 mod lift;
 #[path = "it/listen.rs"]

@@ -62,6 +62,9 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/emails".into()),
         ("GET", "/v1/emails/e".into()),
         ("POST", "/v1/emails/e/bounce".into()),
+        ("PUT", "/v1/journeys/j".into()),
+        ("GET", "/v1/journeys/j".into()),
+        ("GET", "/v1/journeys/j/runs".into()),
     ];
     let decide_or_admin: Vec<(&str, String)> = vec![
         ("POST", "/v1/decide".into()),
