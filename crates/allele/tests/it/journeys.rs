@@ -219,3 +219,75 @@ fn kill_9_mid_journey_resumes_and_sends_once() {
     let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{user}"));
     assert_eq!(profile["traits"]["greeted"], true);
 }
+
+#[test]
+fn segment_entry_triggers_a_decided_email() {
+    let Some(sink) = Sink::start() else { return };
+    let server = Server::start();
+    configure(&server, sink.port, 3, 100);
+    let user = unique("vip");
+    person(&server, &user, &format!("{user}@example.com"), true);
+    let policy = "holdout: { universal: 0.0, salt: t }\nselection: top\nactions:\n  - id: gold_card\n    channels: [email]\n    purpose: dpv:DirectMarketing\n    kind: marketing\n    value: 10.0\n    propensity: { expression: \"0.5\" }\n";
+    let (status, body) = read(
+        client()
+            .put(format!("{}/v1/policies", server.url))
+            .bearer_auth(&server.admin_key)
+            .header("content-type", "application/yaml")
+            .body(policy)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin_put(
+        &server,
+        "/v1/segments/big",
+        &json!({"definition": "profile.traits.spend > 100"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin_put(
+        &server,
+        "/v1/templates/offer",
+        &json!({"subject": "For you: {{ decision.action_id }}", "text": "hi"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let journey = "trigger: { segment: big }\nsteps:\n  - { id: best, decide: { channel: email } }\n  - { id: mail, send_email: { template: offer } }\nreentry: after_exit\n";
+    assert_eq!(put_journey(&server, "vip", journey).0, 200);
+    // Not a member yet: nothing. Entering the segment starts the journey;
+    // staying in it is not a second entry.
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"spend": 50}})
+            )
+            .0,
+        200
+    );
+    assert!(sink.next(Duration::from_millis(1500)).is_none());
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"spend": 500}})
+            )
+            .0,
+        200
+    );
+    let message = sink
+        .next(Duration::from_secs(20))
+        .expect("the segment entry email");
+    assert_eq!(message["headers"]["Subject"], "For you: gold_card");
+    assert_eq!(
+        server
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"spend": 600}})
+            )
+            .0,
+        200
+    );
+    assert!(
+        sink.next(Duration::from_millis(1500)).is_none(),
+        "staying a member is not an entry"
+    );
+}
