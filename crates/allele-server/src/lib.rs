@@ -148,6 +148,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/emails", get(email::list).post(email::send))
         .route("/v1/emails/{id}", get(email::get_message))
+        .route("/v1/broadcasts", post(email::broadcast))
         .route("/v1/emails/{id}/bounce", post(email::bounce))
         .route(
             "/v1/unsubscribe/{token}",

@@ -245,3 +245,62 @@ pub fn bounce(conn: &Connection, ws: &str, id: &str, reason: &str) -> Result<boo
         .execute(params![ws, id, reason])?;
     Ok(changed == 1)
 }
+
+/// Plan a broadcast: queue `template` for every person of the workspace
+/// whose newest consent record for one of `purposes` on email (or `*`) is
+/// `given`, each under the idempotency key `{key}:{profile}`, so planning
+/// twice queues nobody twice. Consent and limits are checked again when
+/// each message is sent; this only decides who is worth queueing.
+pub fn plan_broadcast(
+    conn: &Connection,
+    ws: &str,
+    key: &str,
+    template: &str,
+    purposes: &[&str],
+    at: i64,
+) -> Result<usize, StoreError> {
+    let placeholders = vec!["?"; purposes.len().max(1)].join(", ");
+    let sql = format!(
+        "SELECT p.root_id, c.status FROM consents c JOIN profiles p ON p.id = c.profile_id
+         WHERE c.workspace_id = ?1 AND c.channel IN ('email', '*') AND c.purpose IN ({placeholders})
+         ORDER BY p.root_id, c.seq"
+    );
+    let mut select = conn.prepare(&sql)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ws];
+    for purpose in purposes {
+        values.push(purpose);
+    }
+    let mut rows = select.query(values.as_slice())?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO email_outbox (id, workspace_id, idempotency_key, profile_id, template_id, kind, vars, source, next_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'marketing', '{}', ?6, ?7, ?7)",
+    )?;
+    let source = format!("broadcast:{key}");
+    let mut queued = 0;
+    // Rows come grouped by person in ledger order: the last one wins.
+    let mut current: Option<(String, bool)> = None;
+    let mut flush = |person: Option<(String, bool)>| -> Result<(), StoreError> {
+        if let Some((root, true)) = person {
+            queued += insert.execute(params![
+                new_id("eml_"),
+                ws,
+                format!("{key}:{root}"),
+                root,
+                template,
+                source,
+                at
+            ])?;
+        }
+        Ok(())
+    };
+    while let Some(row) = rows.next()? {
+        let root: String = row.get(0)?;
+        let given = row.get::<_, String>(1)? == "given";
+        match &mut current {
+            Some((person, state)) if *person == root => *state = given,
+            _ => flush(current.replace((root, given)))?,
+        }
+    }
+    flush(current)?;
+    Ok(queued)
+}

@@ -414,3 +414,22 @@ async fn process(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+
+    #[test]
+    fn throttle_admits_per_second_per_workspace() {
+        let throttle = Throttle::default();
+        let admitted = (0..5).filter(|_| throttle.admit("a", 3, 10_000)).count();
+        assert_eq!(admitted, 3);
+        assert!(
+            throttle.admit("b", 3, 10_500),
+            "workspaces are counted apart"
+        );
+        assert!(!throttle.admit("a", 3, 10_999));
+        assert!(throttle.admit("a", 3, 11_000), "a new second starts afresh");
+        assert!(throttle.admit("a", 0, 11_000), "0 means no limit");
+    }
+}

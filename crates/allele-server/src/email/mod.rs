@@ -297,3 +297,49 @@ pub async fn bounce(
     .await?;
     Ok(Json(json!({"id": id, "status": "bounced"})))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BroadcastBody {
+    template: String,
+    idempotency_key: String,
+}
+
+/// `POST /v1/broadcasts`: queue a marketing template for everyone with
+/// email consent now (each re-checked when sent); the same key twice queues
+/// nobody twice.
+pub async fn broadcast(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, HttpError> {
+    let principal = state.require(&headers, &[Role::Admin]).await?;
+    let request: BroadcastBody = serde_json::from_slice(&body)
+        .map_err(|e| bad_body("body must be `{template, idempotency_key}`", e))?;
+    valid_id(&request.idempotency_key)?;
+    let (ws, template_id) = (principal.workspace.clone(), request.template.clone());
+    if state
+        .store
+        .read(move |conn| outbox::template(conn, &ws, &template_id))
+        .await?
+        .is_none()
+    {
+        return Err(HttpError::new(
+            Code::TemplateNotFound,
+            format!("no template `{}`", request.template),
+        ));
+    }
+    let ws = principal.workspace.clone();
+    let (key, template) = (request.idempotency_key.clone(), request.template.clone());
+    let queued = state
+        .store
+        .write(1, move |conn| {
+            let mut purposes = vec!["dpv:DirectMarketing"];
+            purposes.extend(allele_privacy::consent::ancestors("dpv:DirectMarketing"));
+            outbox::plan_broadcast(conn, &ws, &key, &template, &purposes, now_ms())
+        })
+        .await?;
+    Ok(Json(
+        json!({"idempotency_key": request.idempotency_key, "queued": queued}),
+    ))
+}

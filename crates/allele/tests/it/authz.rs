@@ -62,6 +62,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/emails".into()),
         ("GET", "/v1/emails/e".into()),
         ("POST", "/v1/emails/e/bounce".into()),
+        ("POST", "/v1/broadcasts".into()),
         ("PUT", "/v1/journeys/j".into()),
         ("GET", "/v1/journeys/j".into()),
         ("GET", "/v1/journeys/j/runs".into()),

@@ -346,6 +346,20 @@ fn email_over_real_smtp_end_to_end() {
         "no send in quiet hours or over the cap"
     );
 
+    // A broadcast queues everyone with consent now, once per key.
+    let (status, plan) = server.admin_post(
+        "/v1/broadcasts",
+        Some(&json!({"template": "welcome", "idempotency_key": "spring"})),
+    );
+    assert_eq!(status, 200, "{plan}");
+    // ok refused by unsubscribing and none never consented: quiet and capped remain.
+    assert_eq!(plan["queued"], 2, "{plan}");
+    let (_, again) = server.admin_post(
+        "/v1/broadcasts",
+        Some(&json!({"template": "welcome", "idempotency_key": "spring"})),
+    );
+    assert_eq!(again["queued"], 0, "{again}");
+
     // A refused recipient is a bounce, recorded as an event.
     let bouncing = unique("bounce");
     person(&server, &bouncing, "bounce@example.com", true);
