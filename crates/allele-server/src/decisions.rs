@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DecideBody {
+pub(crate) struct DecideBody {
     user_id: Option<String>,
     anonymous_id: Option<String>,
     touchpoint: String,
@@ -175,6 +175,35 @@ pub async fn decide(
         &body,
         "decide body must be `{user_id|anonymous_id, touchpoint, channel, context, limit}`",
     )?;
+    decide_as(&state, &principal, request).await.map(Json)
+}
+
+impl DecideBody {
+    /// A decision asked for by the server itself (a journey's decide step).
+    pub(crate) fn internal(
+        user_id: Option<String>,
+        anonymous_id: Option<String>,
+        touchpoint: String,
+        channel: String,
+    ) -> DecideBody {
+        DecideBody {
+            user_id,
+            anonymous_id,
+            touchpoint,
+            channel,
+            context: Map::new(),
+            limit: Some(1),
+            seed: None,
+        }
+    }
+}
+
+/// Decide, log and answer, for a caller already authorised.
+pub(crate) async fn decide_as(
+    state: &Arc<AppState>,
+    principal: &crate::auth::Principal,
+    request: DecideBody,
+) -> Result<Value, HttpError> {
     if request.user_id.is_none() && request.anonymous_id.is_none() {
         return Err(HttpError::new(
             Code::MissingIdentity,
@@ -385,7 +414,7 @@ pub async fn decide(
         )
         .await?;
     metrics::counter!("allele_decisions_total").increment(1);
-    Ok(Json(response))
+    Ok(response)
 }
 
 /// Striped locks keyed by the identity a decision request names. Decisions
@@ -532,7 +561,7 @@ fn exposure(
 }
 
 /// Store a track event for a person, through the same path as ingest.
-async fn store_track(
+pub(crate) async fn store_track(
     state: &AppState,
     ws: &str,
     event: &str,

@@ -8,11 +8,13 @@ pub mod computed;
 pub mod console;
 pub mod customer;
 pub mod decisions;
+pub mod email;
 pub mod error;
 pub mod funnel;
 pub mod ideas;
 pub mod ingest;
 pub mod learning;
+pub mod journeys;
 pub mod listen;
 pub mod listen_jobs;
 pub mod listen_reports;
@@ -147,6 +149,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/alerts/sentiment/check",
             post(webhooks::check_sentiment),
         )
+        .route(
+            "/v1/channels/email",
+            get(email::get_settings).put(email::put_settings),
+        )
+        .route(
+            "/v1/templates/{id}",
+            axum::routing::put(email::put_template),
+        )
+        .route("/v1/emails", get(email::list).post(email::send))
+        .route("/v1/emails/{id}", get(email::get_message))
+        .route("/v1/broadcasts", post(email::broadcast))
+        .route("/v1/emails/{id}/bounce", post(email::bounce))
+        .route(
+            "/v1/unsubscribe/{token}",
+            get(email::links::unsubscribe_page).post(email::links::unsubscribe),
+        )
+        .route("/v1/click/{token}", get(email::links::click))
+        .route("/v1/journeys/{id}", get(journeys::get).put(journeys::put))
+        .route("/v1/journeys/{id}/runs", get(journeys::runs))
         .route("/v1/reports/funnel", get(funnel::funnel))
         .route("/v1/me/ideas", post(ideas::post))
         .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
@@ -200,6 +221,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     webhooks::spawn_dispatcher(state.clone());
     listen_jobs::spawn(state.clone(), state.config.listen_every);
+    email::dispatch::spawn(state.clone());
+    journeys::runner::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -25,7 +25,7 @@ fn parse_ref(text: &str) -> Result<ProfileRef, HttpError> {
     })
 }
 
-async fn root(state: &AppState, ws: &str, text: &str) -> Result<String, HttpError> {
+pub(crate) async fn root(state: &AppState, ws: &str, text: &str) -> Result<String, HttpError> {
     let profile_ref = parse_ref(text)?;
     let ws = ws.to_string();
     state

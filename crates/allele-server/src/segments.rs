@@ -27,7 +27,7 @@ fn position(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn compile(definition: &str) -> Result<(Expression, SlotTable), String> {
+pub(crate) fn compile(definition: &str) -> Result<(Expression, SlotTable), String> {
     let mut slots = SlotTable::default();
     let expression = Expression::compile(definition, &mut slots).map_err(|err| {
         let (line, column) = position(definition, err.span.start);
@@ -36,7 +36,12 @@ fn compile(definition: &str) -> Result<(Expression, SlotTable), String> {
     Ok((expression, slots))
 }
 
-fn is_member(expression: &Expression, slots: &SlotTable, input: &DecisionInput, now: i64) -> bool {
+pub(crate) fn is_member(
+    expression: &Expression,
+    slots: &SlotTable,
+    input: &DecisionInput,
+    now: i64,
+) -> bool {
     let resolver = InputResolver { input };
     let mut activation = Activation::new(slots, &resolver, now);
     matches!(
@@ -45,7 +50,7 @@ fn is_member(expression: &Expression, slots: &SlotTable, input: &DecisionInput, 
     )
 }
 
-fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
+pub(crate) fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
     DecisionInput {
         profile: profile.clone(),
         request: DecisionRequest {

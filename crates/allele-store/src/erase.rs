@@ -90,6 +90,13 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
             "DELETE FROM customer_limits WHERE profile_id = ?1",
             [member],
         )?;
+        // Campaign rows: the person's messages, journey runs and seen memberships.
+        for table in ["email_outbox", "journey_runs", "journey_segment_members"] {
+            conn.execute(
+                &format!("DELETE FROM {table} WHERE profile_id = ?1"),
+                [member],
+            )?;
+        }
         conn.execute("DELETE FROM profiles WHERE id = ?1", params![member])?;
     }
     Ok(erased)

@@ -359,6 +359,80 @@ CREATE INDEX exposures_profile ON exposures(profile);
 "#,
         facts_backfill!()
     ),
+    r#"
+-- Campaign channels: per-workspace channel settings (SMTP), Liquid email
+-- templates, and the email outbox. An outbox row is one message, unique by
+-- its idempotency key; `sending` is written before the SMTP hand-off, so a
+-- crash mid-send leaves `interrupted`, never a second send.
+CREATE TABLE channel_settings (
+    workspace_id TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    settings     TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, channel)
+) WITHOUT ROWID;
+CREATE TABLE email_templates (
+    workspace_id TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    template     TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+CREATE TABLE email_outbox (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    profile_id      TEXT NOT NULL,
+    template_id     TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    vars            TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_at         INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    last_error      TEXT,
+    UNIQUE (workspace_id, idempotency_key)
+) WITHOUT ROWID;
+CREATE INDEX email_outbox_due ON email_outbox(status, next_at);
+CREATE INDEX email_outbox_profile ON email_outbox(profile_id, status);
+-- Journeys: definitions, one row per run (its state is the step machine's),
+-- the event cursor the runner has read up to, and segment memberships seen
+-- (so entering a segment is a transition, not a state).
+CREATE TABLE journeys (
+    workspace_id TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    definition   TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+CREATE TABLE journey_runs (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    journey_id   TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    step         INTEGER NOT NULL,
+    waiting      INTEGER NOT NULL,
+    next_at      INTEGER NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    context      TEXT NOT NULL DEFAULT '{}'
+) WITHOUT ROWID;
+CREATE INDEX journey_runs_due ON journey_runs(status, next_at);
+CREATE INDEX journey_runs_person ON journey_runs(workspace_id, journey_id, profile_id);
+CREATE TABLE journey_cursor (
+    workspace_id TEXT PRIMARY KEY,
+    seq          INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE journey_segment_members (
+    workspace_id TEXT NOT NULL,
+    segment      TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, segment, profile_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -34,6 +34,8 @@ mod decisions;
 mod demo;
 #[path = "it/durability.rs"]
 mod durability;
+#[path = "it/email.rs"]
+mod email;
 #[path = "it/evaluate.rs"]
 mod evaluate;
 #[path = "it/experiments.rs"]
@@ -46,6 +48,8 @@ mod identity;
 mod import;
 #[path = "it/learning.rs"]
 mod learning;
+#[path = "it/journeys.rs"]
+mod journeys;
 #[path = "it/lift.rs"]
 mod lift;
 #[path = "it/listen.rs"]

@@ -57,6 +57,17 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/sentiment".into()),
         ("PUT", "/v1/policies".into()),
         ("POST", "/v1/bundles/1/activate".into()),
+        ("GET", "/v1/channels/email".into()),
+        ("PUT", "/v1/channels/email".into()),
+        ("PUT", "/v1/templates/t".into()),
+        ("GET", "/v1/emails".into()),
+        ("POST", "/v1/emails".into()),
+        ("GET", "/v1/emails/e".into()),
+        ("POST", "/v1/emails/e/bounce".into()),
+        ("POST", "/v1/broadcasts".into()),
+        ("PUT", "/v1/journeys/j".into()),
+        ("GET", "/v1/journeys/j".into()),
+        ("GET", "/v1/journeys/j/runs".into()),
     ];
     let decide_or_admin: Vec<(&str, String)> = vec![
         ("POST", "/v1/decide".into()),

@@ -1,0 +1,237 @@
+//! Email templates in Liquid. A template is checked when it is saved: it
+//! must parse, and rendering it against every variable a send can supply
+//! (`profile.*` with every trait the workspace has seen, `decision.*`,
+//! `message_id`, `unsubscribe_url`) must not name anything else, so a typo
+//! such as `{{ profile.trait.first_name }}` is refused at save time instead
+//! of failing every send. At send time a trait the person lacks renders
+//! empty (it is present as nil), never as an error.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// A stored template: a subject and an HTML and/or plain-text body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// A template that cannot be saved or rendered, naming the part at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template {part}: {message}")]
+pub struct TemplateError {
+    pub part: &'static str,
+    pub message: String,
+}
+
+/// The rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Computed traits every profile may carry (see the server's `computed`).
+pub const COMPUTED_KEYS: &[&str] = &[
+    "count_1d",
+    "count_7d",
+    "count_30d",
+    "count_all",
+    "revenue_30d",
+    "revenue_all",
+    "days_since_last_seen",
+    "sentiment_30d",
+    "posts_30d",
+];
+
+/// Fields of `decision` a send may carry (from `/v1/decide` or a journey's
+/// decide step).
+pub const DECISION_KEYS: &[&str] = &["decision_id", "action_id", "score", "bundle_version"];
+
+fn one_line(part: &'static str, error: &liquid::Error) -> TemplateError {
+    let text = error.to_string();
+    let flat: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = flat.join("; ");
+    let mut chars = joined.chars();
+    let message = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => joined,
+    };
+    TemplateError { part, message }
+}
+
+struct Parts {
+    subject: liquid::Template,
+    html: Option<liquid::Template>,
+    text: Option<liquid::Template>,
+}
+
+fn parse(template: &EmailTemplate) -> Result<Parts, TemplateError> {
+    if template.html.is_none() && template.text.is_none() {
+        return Err(TemplateError {
+            part: "body",
+            message: "a template needs `html`, `text` or both".into(),
+        });
+    }
+    if template.subject.trim().is_empty() {
+        return Err(TemplateError {
+            part: "subject",
+            message: "the subject is empty".into(),
+        });
+    }
+    let parser = liquid::ParserBuilder::with_stdlib()
+        .build()
+        .map_err(|e| one_line("parser", &e))?;
+    let one =
+        |part: &'static str, source: &str| parser.parse(source).map_err(|e| one_line(part, &e));
+    Ok(Parts {
+        subject: one("subject", &template.subject)?,
+        html: template
+            .html
+            .as_deref()
+            .map(|s| one("html", s))
+            .transpose()?,
+        text: template
+            .text
+            .as_deref()
+            .map(|s| one("text", s))
+            .transpose()?,
+    })
+}
+
+/// The variables a send supplies. `known_traits` become nil where the
+/// person lacks them, so templates render the same set of names for all.
+pub fn variables(
+    profile: &Value,
+    known_traits: &[String],
+    decision: Option<&Value>,
+    message_id: &str,
+    unsubscribe_url: &str,
+) -> Value {
+    let mut traits: Map<String, Value> = known_traits
+        .iter()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    if let Some(own) = profile.get("traits").and_then(Value::as_object) {
+        for (k, v) in own {
+            traits.insert(k.clone(), v.clone());
+        }
+    }
+    let mut computed: Map<String, Value> = COMPUTED_KEYS
+        .iter()
+        .map(|k| ((*k).to_string(), Value::Null))
+        .collect();
+    if let Some(own) = profile.get("computed").and_then(Value::as_object) {
+        for (k, v) in own {
+            computed.insert(k.clone(), v.clone());
+        }
+    }
+    let mut decision_vars: Map<String, Value> = DECISION_KEYS
+        .iter()
+        .map(|k| ((*k).to_string(), Value::Null))
+        .collect();
+    if let Some(own) = decision.and_then(Value::as_object) {
+        for (k, v) in own {
+            if decision_vars.contains_key(k) {
+                decision_vars.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    json!({
+        "profile": {
+            "id": profile.get("id").cloned().unwrap_or(Value::Null),
+            "user_id": profile.get("user_id").cloned().unwrap_or(Value::Null),
+            "email": profile.get("email").cloned().unwrap_or(Value::Null),
+            "traits": traits,
+            "computed": computed,
+            "segments": profile.get("segments").cloned().unwrap_or(json!([])),
+        },
+        "decision": decision_vars,
+        "message_id": message_id,
+        "unsubscribe_url": unsubscribe_url,
+    })
+}
+
+/// Check a template before it is stored: it parses, and it names nothing
+/// outside what [`variables`] supplies for this workspace.
+pub fn check(template: &EmailTemplate, known_traits: &[String]) -> Result<(), TemplateError> {
+    let sample = variables(&json!({}), known_traits, None, "", "");
+    render(template, &sample).map(|_| ())
+}
+
+pub fn render(template: &EmailTemplate, vars: &Value) -> Result<Rendered, TemplateError> {
+    let parts = parse(template)?;
+    let globals = liquid::to_object(vars).map_err(|e| one_line("variables", &e))?;
+    let one = |part: &'static str, t: &liquid::Template| {
+        t.render(&globals).map_err(|e| one_line(part, &e))
+    };
+    Ok(Rendered {
+        subject: one("subject", &parts.subject)?.replace(['\r', '\n'], " "),
+        html: parts.html.as_ref().map(|t| one("html", t)).transpose()?,
+        text: parts.text.as_ref().map(|t| one("text", t)).transpose()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(html: &str) -> EmailTemplate {
+        EmailTemplate {
+            subject: "Hi {{ profile.traits.first_name }}".into(),
+            html: Some(html.into()),
+            text: None,
+        }
+    }
+
+    #[test]
+    fn known_variables_pass_and_render() {
+        let known = vec!["first_name".to_string(), "plan".to_string()];
+        let t = template("<p>{{ profile.traits.plan | upcase }} {{ decision.action_id }}</p>");
+        check(&t, &known).unwrap();
+        let vars = variables(
+            &json!({"traits": {"first_name": "Ada"}}),
+            &known,
+            Some(&json!({"action_id": "gold_card"})),
+            "m1",
+            "https://u",
+        );
+        let out = render(&t, &vars).unwrap();
+        assert_eq!(out.subject, "Hi Ada");
+        // A trait the person lacks renders empty.
+        assert_eq!(out.html.as_deref(), Some("<p> gold_card</p>"));
+    }
+
+    #[test]
+    fn unknown_variables_and_bad_syntax_are_refused_with_the_name() {
+        let known = vec!["first_name".to_string()];
+        let error = check(&template("{{ profile.trait.first_name }}"), &known).unwrap_err();
+        assert_eq!(error.part, "html");
+        assert!(error.message.contains("trait"), "{error}");
+        let error = check(&template("{{ profile.traits.frist_name }}"), &known).unwrap_err();
+        assert!(error.message.contains("frist_name"), "{error}");
+        let error = check(&template("{{ coupon }}"), &known).unwrap_err();
+        assert!(error.message.contains("coupon"), "{error}");
+        let error = check(&template("{% if x %}unclosed"), &known).unwrap_err();
+        assert_eq!(error.part, "html");
+        let error = check(
+            &EmailTemplate {
+                subject: "s".into(),
+                html: None,
+                text: None,
+            },
+            &known,
+        )
+        .unwrap_err();
+        assert_eq!(error.part, "body");
+    }
+}
