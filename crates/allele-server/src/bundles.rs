@@ -263,9 +263,10 @@ async fn bundle_response(
     active: &ActiveBundle,
 ) -> Result<Response, HttpError> {
     let ws = ws.to_string();
+    let ws_owned = ws.clone();
     let secret = state
         .store
-        .read(move |conn| bundles::signing_key(conn, &ws))
+        .read(move |conn| bundles::signing_key(conn, &ws_owned))
         .await?;
     let body = json!({
         "version": active.version,
@@ -273,6 +274,7 @@ async fn bundle_response(
         "bundle": active.signed.bundle,
         "public_key": hex::encode(allele_engine::public_key(&secret)),
         "algorithm": "ed25519",
+        "workspace": ws,
     });
     let mut response = Json(body).into_response();
     if let Ok(tag) = HeaderValue::from_str(&etag(active.version)) {

@@ -9,6 +9,7 @@ pub mod access;
 pub mod bundles;
 pub mod cache;
 pub mod consent;
+pub mod edge;
 pub mod erase;
 pub mod ideas;
 pub mod identity;

@@ -26,6 +26,10 @@ mod decisions;
 mod demo;
 #[path = "it/durability.rs"]
 mod durability;
+#[path = "it/edge.rs"]
+mod edge;
+#[path = "it/edge_support.rs"]
+mod edge_support;
 #[path = "it/evaluate.rs"]
 mod evaluate;
 #[path = "it/experiments.rs"]
