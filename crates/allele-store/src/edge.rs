@@ -398,6 +398,69 @@ pub fn use_held_lease(conn: &Connection, lease_id: &str, count: u32) -> Result<(
 mod tests {
     use super::*;
 
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("db");
+        crate::schema::migrate(&mut conn).expect("migrate");
+        conn.execute(
+            "INSERT INTO profiles (id, workspace_id, root_id, created_at) VALUES ('p1', 'w', 'p1', 0)",
+            [],
+        )
+        .expect("profile");
+        conn
+    }
+
+    fn ask(conn: &Connection, edge: &str, requested: u32, now: i64) -> u32 {
+        let request = LeaseRequest {
+            ws: "w",
+            edge_id: edge,
+            root: "p1",
+            channel: "email",
+            cap: 3,
+            window_ms: 1_000,
+            requested,
+            now,
+            ttl_ms: 500,
+        };
+        grant_lease(conn, &request).expect("lease").1
+    }
+
+    #[test]
+    fn leases_never_grant_more_than_the_cap_leaves() {
+        let conn = db();
+        // One marketing contact already logged in the window, one outside it.
+        for at in [-5_000, 900] {
+            conn.execute(
+                "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at, channel, marketing)
+                 VALUES ('d', 'p1', 'a', 1.0, ?1, 'email', 1)",
+                [at],
+            )
+            .expect("contact");
+        }
+        assert_eq!(ask(&conn, "a", 1, 1_000), 1);
+        assert_eq!(ask(&conn, "b", 5, 1_000), 1, "3 − 1 logged − 1 leased");
+        assert_eq!(ask(&conn, "a", 1, 1_000), 0, "nothing left");
+        // Spending a lease moves its budget into the log: still nothing left.
+        let id: String = conn
+            .query_row("SELECT id FROM edge_leases WHERE edge_id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .expect("lease id");
+        spend_lease(&conn, "w", &id, 1).expect("spend");
+        conn.execute(
+            "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at, channel, marketing)
+             VALUES ('d2', 'p1', 'a', 1.0, 1000, 'email', 1)",
+            [],
+        )
+        .expect("contact");
+        assert_eq!(ask(&conn, "c", 1, 1_000), 0);
+        // Leases expire (unspent budget returns); old contacts leave the window.
+        assert_eq!(
+            ask(&conn, "c", 3, 1_600),
+            1,
+            "b's lease expired; 2 contacts in window"
+        );
+    }
+
     #[test]
     fn cursor_round_trips_and_refuses_garbage() {
         let cursor = SnapshotCursor {

@@ -303,6 +303,7 @@ CREATE INDEX alerts_kind ON alerts(workspace_id, kind, at);
 -- it acknowledged, its last good bundle and cursors, and the consent and
 -- limits snapshot keyed by the centre's profile ids.
 ALTER TABLE decisions ADD COLUMN edge_id TEXT;
+CREATE INDEX customer_limits_changes ON customer_limits(workspace_id, updated_at, profile_id);
 CREATE TABLE edge_leases (
     id           TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
