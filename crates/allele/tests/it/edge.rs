@@ -11,7 +11,7 @@ use crate::edge_support::{
     DOWN, EdgeProc, FakeCentre, Proxy, SWALLOW, UP, count, decide_key, give_consent, publish,
 };
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const POLICY: &str = r#"
 holdout: { universal: 0.3, salt: "edge" }
@@ -103,6 +103,7 @@ fn edge_decides_like_the_centre_through_a_partition_and_loses_nothing() {
     for user in &users {
         give_consent(&centre, user, json!({"age": 30 + users.len()}));
     }
+    let consented = Instant::now();
     // The same identify at the edge: the edge learns the traits, and the
     // centre stores it once (same messageId) when the edge uploads it.
     for user in &users {
@@ -111,8 +112,7 @@ fn edge_decides_like_the_centre_through_a_partition_and_loses_nothing() {
         assert_eq!(edge.post("/v1/identify", &identify).0, 200);
     }
     edge.wait_ready();
-    // A few snapshot rounds (every 200 ms) after the last consent.
-    std::thread::sleep(Duration::from_millis(600));
+    edge.wait_snapshot_after(consented);
     // Same bundle, same input, same seed: the same answer, holdout included.
     let mut compared = 0;
     // A stranger only once: the centre's first decision creates a profile
@@ -288,8 +288,7 @@ fn tampered_bundles_are_refused_and_the_last_good_one_serves() {
             &format!("\"version\":{}", tampered["version"]),
         );
     tampered["bundle"] = json!(text);
-    *fake.bundle.lock().expect("bundle") = tampered.to_string();
-    std::thread::sleep(Duration::from_millis(1_500));
+    fake.serve(tampered.to_string());
     assert_eq!(
         edge.status()["bundle_version"],
         good["version"],
@@ -300,8 +299,7 @@ fn tampered_bundles_are_refused_and_the_last_good_one_serves() {
     // Unsigned: refused too.
     let mut unsigned = tampered.clone();
     unsigned["signature"] = json!("");
-    *fake.bundle.lock().expect("bundle") = unsigned.to_string();
-    std::thread::sleep(Duration::from_millis(1_000));
+    fake.serve(unsigned.to_string());
     assert_eq!(edge.status()["bundle_version"], good["version"]);
 
     // Restart with the centre gone: the last good bundle serves from disk.
@@ -424,6 +422,7 @@ fn a_customer_cap_holds_across_two_edges() {
             .expect("caps"),
     );
     assert_eq!(status, 200, "{body}");
+    let capped = Instant::now();
     let dirs = tempfile::tempdir().expect("tempdir");
     let proxy = Proxy::start(host(&centre.url));
     let edges = [
@@ -432,8 +431,8 @@ fn a_customer_cap_holds_across_two_edges() {
     ];
     for edge in &edges {
         edge.wait_ready();
+        edge.wait_snapshot_after(capped);
     }
-    std::thread::sleep(Duration::from_millis(600));
     let body = json!({"user_id": user, "touchpoint": "store", "channel": "email"});
     let mut marketing = 0;
     for round in 0..8 {
@@ -462,7 +461,7 @@ fn a_customer_cap_holds_across_two_edges() {
             .expect("caps"),
     );
     assert_eq!(status, 200);
-    std::thread::sleep(Duration::from_millis(800));
+    edges[0].wait_snapshot_after(Instant::now());
     proxy.set(DOWN);
     let (_, answer) =
         edges[0].decide(&json!({"user_id": other, "touchpoint": "store", "channel": "email"}));

@@ -130,7 +130,7 @@ impl EdgeProc {
             .args(["--snapshot-every", "200ms", "--data"])
             .arg(data)
             .args(&args)
-            .env("ALLELE_LOG", "warn")
+            .env("ALLELE_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -193,6 +193,16 @@ impl EdgeProc {
     pub fn wait_ready(&self) {
         self.wait_for(20, "got a bundle and a snapshot", |s| {
             s["bundle_version"].is_u64() && s["snapshot_age_ms"].is_i64()
+        });
+    }
+
+    /// Wait for a snapshot that started after `since` (so it holds every
+    /// consent and limit the centre had then).
+    pub fn wait_snapshot_after(&self, since: Instant) {
+        self.wait_for(20, "took a snapshot", |s| {
+            s["snapshot_age_ms"]
+                .as_u64()
+                .is_some_and(|age| u128::from(age) < since.elapsed().as_millis())
         });
     }
 
@@ -293,6 +303,8 @@ pub fn count(server: &Server, sql: &str, param: &str) -> i64 {
 pub struct FakeCentre {
     pub url: String,
     pub bundle: Arc<Mutex<String>>,
+    /// Bundle answers sent so far.
+    pub served: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeCentre {
@@ -301,6 +313,8 @@ impl FakeCentre {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let bundle = Arc::new(Mutex::new(bundle));
         let served = Arc::clone(&bundle);
+        let answers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&answers);
         std::thread::spawn(move || {
             for incoming in listener.incoming() {
                 let Ok(mut stream) = incoming else { continue };
@@ -316,7 +330,9 @@ impl FakeCentre {
                 let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
                 let (status, body) = if path.starts_with("/v1/bundles/latest") {
                     std::thread::sleep(Duration::from_millis(200));
-                    (200, served.lock().expect("bundle").clone())
+                    let body = served.lock().expect("bundle").clone();
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    (200, body)
                 } else if path.starts_with("/v1/bundles/key") {
                     (200, json!({"public_key": public_key}).to_string())
                 } else if path.starts_with("/v1/edge/snapshot") {
@@ -334,6 +350,21 @@ impl FakeCentre {
                 );
             }
         });
-        FakeCentre { url, bundle }
+        FakeCentre {
+            url,
+            bundle,
+            served: answers,
+        }
+    }
+
+    /// Swap the bundle served and wait until the edge fetched it twice.
+    pub fn serve(&self, bundle: String) {
+        *self.bundle.lock().expect("bundle") = bundle;
+        let seen = self.served.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.served.load(Ordering::SeqCst) < seen + 2 {
+            assert!(Instant::now() < deadline, "the edge stopped polling");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
