@@ -238,9 +238,10 @@ async fn bundle_response(
 ) -> Result<Response, HttpError> {
     let ws_salt = ws.to_string();
     let ws = ws.to_string();
+    let ws_owned = ws.clone();
     let secret = state
         .store
-        .read(move |conn| bundles::signing_key(conn, &ws))
+        .read(move |conn| bundles::signing_key(conn, &ws_owned))
         .await?;
     let body = json!({
         "version": active.version,
@@ -251,6 +252,7 @@ async fn bundle_response(
         // What edges pass as `workspace_salt` so their holdouts hash as the
         // server's do (outside the signature: it selects, never grants).
         "workspace_salt": ws_salt,
+        "workspace": ws,
     });
     let mut response = Json(body).into_response();
     if let Ok(tag) = HeaderValue::from_str(&etag(active.version)) {

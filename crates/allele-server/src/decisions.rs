@@ -50,12 +50,12 @@ fn millis(text: Option<&str>) -> Option<i64> {
 
 /// The profile as rules see it, and the contact history caps count.
 /// The customer's stored limits (JSON) and their past marketing contacts.
-type Limits = (Option<String>, Vec<i64>);
+pub type Limits = (Option<String>, Vec<i64>);
 /// What a decision reads about a known person.
 type PersonInput = (ProfileView, BTreeMap<String, Vec<i64>>, Limits);
 
 /// The profile as rules see it, segments evaluated.
-pub(crate) fn engine_profile(
+pub fn engine_profile(
     conn: &allele_store::Connection,
     ws: &str,
     root: &str,
@@ -131,7 +131,7 @@ fn profile_input(
 
 /// The customer's own limits as the engine takes them: quiet hours now,
 /// the strictest cap on this channel, and channels they did not choose.
-fn customer_caps(limits: Limits, channel: &str, now: i64) -> Option<CustomerCaps> {
+pub fn customer_caps(limits: Limits, channel: &str, now: i64) -> Option<CustomerCaps> {
     let (Some(text), contacts) = limits else {
         return None;
     };

@@ -123,14 +123,14 @@ async fn ingest_inner(
 }
 
 /// `Sec-GPC` counts only as one header whose value is exactly `1`.
-fn gpc(headers: &HeaderMap) -> bool {
+pub fn gpc(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all("sec-gpc").iter();
     matches!((values.next(), values.next()), (Some(value), None) if value.as_bytes() == b"1")
 }
 
 /// Read the body, decompressing gzip, with `limit` applied to the
 /// decompressed size so that a small bomb cannot exhaust memory.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HttpError> {
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HttpError> {
     let too_large = |len: &str| {
         let code = if limit == MAX_EVENT_BYTES {
             Code::EventTooLarge

@@ -9,6 +9,7 @@ pub mod console;
 pub mod customer;
 pub mod decisions;
 pub mod email;
+pub mod edge;
 pub mod error;
 pub mod funnel;
 pub mod ideas;
@@ -142,6 +143,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/bundles/{version}/activate", post(bundles::activate))
         .route("/v1/decide", post(decisions::decide))
         .route("/v1/outcomes", post(decisions::outcome))
+        .route("/v1/edge/snapshot", get(edge::snapshot))
+        .route("/v1/edge/events", post(edge::events))
+        .route("/v1/edge/decisions", post(edge::decisions))
+        .route("/v1/edge/leases", post(edge::leases))
         .route("/v1/sentiment", post(listen::sentiment))
         .route("/v1/webhooks/{id}", axum::routing::put(webhooks::put))
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))

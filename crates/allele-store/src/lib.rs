@@ -10,6 +10,7 @@ pub mod bundles;
 pub mod cache;
 pub mod consent;
 pub mod console;
+pub mod edge;
 pub mod erase;
 pub mod facts;
 pub mod ideas;

@@ -433,6 +433,58 @@ CREATE TABLE journey_segment_members (
     PRIMARY KEY (workspace_id, segment, profile_id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Edge agents. At the centre: which edge made a logged decision, and the
+-- contact budgets leased to edges so customer caps hold across touchpoints.
+-- At an edge (the same schema, its own data dir): the outbox of everything
+-- it acknowledged, its last good bundle and cursors, and the consent and
+-- limits snapshot keyed by the centre's profile ids.
+ALTER TABLE decisions ADD COLUMN edge_id TEXT;
+CREATE INDEX customer_limits_changes ON customer_limits(workspace_id, updated_at, profile_id);
+CREATE TABLE edge_leases (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    edge_id      TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    granted      INTEGER NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0,
+    expires_at   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX edge_leases_profile ON edge_leases(workspace_id, profile_id, channel, expires_at);
+CREATE TABLE edge_outbox (
+    seq        INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX edge_outbox_kind ON edge_outbox(kind, seq);
+CREATE TABLE edge_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE edge_subjects (
+    profile_id TEXT PRIMARY KEY,
+    consents   TEXT NOT NULL,
+    limits     TEXT
+) WITHOUT ROWID;
+CREATE TABLE edge_identities (
+    kind       TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+CREATE TABLE edge_held_leases (
+    lease_id   TEXT PRIMARY KEY,
+    profile_id TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    granted    INTEGER NOT NULL,
+    used       INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX edge_held_leases_subject ON edge_held_leases(profile_id, channel, expires_at);
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

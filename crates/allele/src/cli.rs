@@ -70,6 +70,8 @@ enum Command {
     },
     /// A temporary server with synthetic customers and a summary of the story.
     Demo(crate::demo::DemoArgs),
+    /// Decide at a touchpoint with the centre's signed bundle, online or not.
+    Edge(crate::edge::EdgeArgs),
 }
 
 #[derive(Subcommand)]
@@ -204,6 +206,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Import(args) => import::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Edge(args) => crate::edge::run(args).await,
         Command::Report { command } => crate::report::run(command).await,
         Command::Policy { command } => crate::policy::run(command).await,
         Command::Sentiment => crate::sentiment::run(),

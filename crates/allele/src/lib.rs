@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod demo;
 pub mod demo_story;
+pub mod edge;
 pub mod evaluate;
 pub mod import;
 pub mod mapping;

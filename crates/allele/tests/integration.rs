@@ -36,6 +36,10 @@ mod demo;
 mod durability;
 #[path = "it/email.rs"]
 mod email;
+#[path = "it/edge.rs"]
+mod edge;
+#[path = "it/edge_support.rs"]
+mod edge_support;
 #[path = "it/evaluate.rs"]
 mod evaluate;
 #[path = "it/experiments.rs"]

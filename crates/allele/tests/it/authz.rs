@@ -74,6 +74,10 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/outcomes".into()),
         ("GET", "/v1/bundles/latest".into()),
         ("GET", "/v1/bundles/key".into()),
+        ("GET", "/v1/edge/snapshot".into()),
+        ("POST", "/v1/edge/events".into()),
+        ("POST", "/v1/edge/decisions".into()),
+        ("POST", "/v1/edge/leases".into()),
     ];
     let customer_only: Vec<(&str, String)> = vec![
         ("GET", "/v1/me/consent".into()),
