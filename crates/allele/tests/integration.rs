@@ -34,12 +34,12 @@ mod decisions;
 mod demo;
 #[path = "it/durability.rs"]
 mod durability;
-#[path = "it/email.rs"]
-mod email;
 #[path = "it/edge.rs"]
 mod edge;
 #[path = "it/edge_support.rs"]
 mod edge_support;
+#[path = "it/email.rs"]
+mod email;
 #[path = "it/evaluate.rs"]
 mod evaluate;
 #[path = "it/experiments.rs"]
@@ -50,10 +50,10 @@ mod faults;
 mod identity;
 #[path = "it/import.rs"]
 mod import;
-#[path = "it/learning.rs"]
-mod learning;
 #[path = "it/journeys.rs"]
 mod journeys;
+#[path = "it/learning.rs"]
+mod learning;
 #[path = "it/lift.rs"]
 mod lift;
 #[path = "it/listen.rs"]
