@@ -316,6 +316,9 @@ impl AppState {
 struct ChallengerBody {
     version: u64,
     share: f64,
+    /// Stop the challenge by itself when it does significantly worse.
+    #[serde(default)]
+    guardrail: Option<crate::guard::Guardrail>,
 }
 
 /// `PUT /v1/bundles/challenger`: serve `version` to `share` of people (by a
@@ -330,7 +333,7 @@ pub async fn put_challenger(
     let request: ChallengerBody = serde_json::from_slice(&body).map_err(|err| {
         HttpError::new(
             Code::InvalidBody,
-            format!("body must be `{{\"version\", \"share\"}}`: {err}"),
+            format!("body must be `{{\"version\", \"share\", \"guardrail\"?}}`: {err}"),
         )
     })?;
     if !(request.share > 0.0 && request.share < 1.0) {
@@ -339,18 +342,28 @@ pub async fn put_challenger(
             format!("`share` must be between 0 and 1, got {}", request.share),
         ));
     }
+    if let Some(guardrail) = &request.guardrail {
+        guardrail.validate()?;
+    }
     state
         .bundle_version(&principal.workspace, request.version)
         .await?;
     let ws = principal.workspace.clone();
+    let guardrail = request
+        .guardrail
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| HttpError::new(Code::Internal, err.to_string()))?;
     state
         .store
         .write(1, move |conn| {
-            bundles::set_challenger(conn, &ws, request.version, request.share, now_ms())
+            bundles::set_challenger(conn, &ws, request.version, request.share, now_ms())?;
+            allele_store::guard::set_guardrail(conn, &ws, guardrail.as_deref())
         })
         .await?;
     Ok(Json(
-        json!({"version": request.version, "share": request.share, "experiment_id": format!("challenger-v{}", request.version)}),
+        json!({"version": request.version, "share": request.share, "experiment_id": format!("challenger-v{}", request.version), "guardrail": request.guardrail}),
     ))
 }
 

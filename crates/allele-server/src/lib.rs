@@ -12,6 +12,7 @@ pub mod edge;
 pub mod email;
 pub mod error;
 pub mod funnel;
+pub mod guard;
 pub mod ideas;
 pub mod ingest;
 pub mod journeys;
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_batch_bytes: usize,
     /// How often influence is recomputed and sentiment checked (`--listen-every`).
     pub listen_every: std::time::Duration,
+    /// How often challengers' guardrails are checked (`--guard-every`).
+    pub guard_every: std::time::Duration,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
         Config {
             max_batch_bytes: allele_types::segment::DEFAULT_MAX_BATCH_BYTES,
             listen_every: std::time::Duration::from_secs(300),
+            guard_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -138,7 +142,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/bundles/key", get(bundles::public_key))
         .route(
             "/v1/bundles/challenger",
-            axum::routing::put(bundles::put_challenger).delete(bundles::delete_challenger),
+            get(guard::get_challenger)
+                .put(bundles::put_challenger)
+                .delete(bundles::delete_challenger),
         )
         .route("/v1/bundles/{version}/activate", post(bundles::activate))
         .route("/v1/decide", post(decisions::decide))
@@ -226,6 +232,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     webhooks::spawn_dispatcher(state.clone());
     listen_jobs::spawn(state.clone(), state.config.listen_every);
+    guard::spawn(state.clone(), state.config.guard_every);
     email::dispatch::spawn(state.clone());
     journeys::runner::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

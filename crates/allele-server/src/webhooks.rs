@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_ATTEMPTS: i64 = 5;
-pub const EVENT_TYPES: &[&str] = &["sentiment.drop", "*"];
+pub const EVENT_TYPES: &[&str] = &["sentiment.drop", "challenger.rolled_back", "*"];
 
 /// `v1,<base64 signature>` of `id.timestamp.body` under `secret` (`whsec_…`).
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {

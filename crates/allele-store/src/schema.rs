@@ -485,6 +485,11 @@ CREATE TABLE edge_held_leases (
 ) WITHOUT ROWID;
 CREATE INDEX edge_held_leases_subject ON edge_held_leases(profile_id, channel, expires_at);
 "#,
+    r#"
+-- A challenger may carry a guardrail (JSON): the rollback guard stops the
+-- challenge when its outcome rate is significantly worse.
+ALTER TABLE challengers ADD COLUMN guardrail TEXT;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -44,6 +44,9 @@ enum Command {
         /// Seconds between scheduled influence recomputes and sentiment checks.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         listen_every: u64,
+        /// Seconds between checks of a challenger's guardrail (automatic rollback).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        guard_every: u64,
     },
     /// Manage API keys.
     Keys {
@@ -175,11 +178,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             store,
             max_batch_bytes,
             listen_every,
+            guard_every,
         } => {
             check_store(&store)?;
             let config = Config {
                 max_batch_bytes,
                 listen_every: std::time::Duration::from_secs(listen_every),
+                guard_every: std::time::Duration::from_secs(guard_every),
             };
             serve(&data, &listen, config).await
         }

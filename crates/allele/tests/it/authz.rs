@@ -46,6 +46,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/ope?version=1".into()),
         ("PUT", "/v1/segments/s".into()),
         ("PUT", "/v1/bundles/challenger".into()),
+        ("GET", "/v1/bundles/challenger".into()),
         ("POST", "/v1/ideas/x/moderate".into()),
         ("GET", "/v1/reports/ideas".into()),
         ("GET", "/v1/reports/funnel?steps=a,b".into()),
