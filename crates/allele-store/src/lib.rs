@@ -10,6 +10,7 @@ pub mod bundles;
 pub mod cache;
 pub mod consent;
 pub mod erase;
+pub mod grants;
 pub mod ideas;
 pub mod identity;
 pub mod ingest;

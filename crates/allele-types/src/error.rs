@@ -79,6 +79,8 @@ codes! {
     BundleRejected => ("bundle_rejected", System, 409, "the stored bundle failed signature verification; the last good one stays active"),
     DecisionNotFound => ("decision_not_found", InvalidRequest, 404, "no decision has this id"),
     SegmentNotFound => ("segment_not_found", InvalidRequest, 404, "no segment has this id"),
+    GrantNotFound => ("grant_not_found", InvalidRequest, 404, "the customer has no active grant with this id"),
+    GrantRequired => ("grant_required", Auth, 403, "no active grant of the customer lets this grantee read their profile for this purpose (none given, expired, withdrawn or forbidden by a refusal)"),
     RouteNotFound => ("route_not_found", InvalidRequest, 404, "no endpoint has this path"),
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "the endpoint exists but not for this HTTP method"),
     Overloaded => ("overloaded", System, 503, "the server is shedding load; retry after the time in `Retry-After`"),

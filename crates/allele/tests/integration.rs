@@ -30,6 +30,8 @@ mod durability;
 mod evaluate;
 #[path = "it/experiments.rs"]
 mod experiments;
+#[path = "it/grants.rs"]
+mod grants;
 #[path = "it/identity.rs"]
 mod identity;
 #[path = "it/import.rs"]
