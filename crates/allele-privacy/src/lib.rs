@@ -7,10 +7,12 @@
 //! - [`consent`]: the DPV purpose hierarchy, the consent ledger's effective
 //!   status, the marketing/transactional gate, GPC and consent receipts.
 //! - [`limits`]: customer contact caps, quiet hours (DST-correct) and scheduling.
-//! - [`grants`]: customer data grants and their checks.
+//! - [`grants`]: customer data grants as Cedar policies, and their checks.
+//! - [`intents`]: stated intents (schema.org `Demand`-like) and who may see them.
 
 pub mod consent;
 pub mod grants;
+pub mod intents;
 pub mod limits;
 pub mod merkle;
 pub mod tcf;

@@ -81,7 +81,7 @@ impl AppState {
     }
 }
 
-async fn admin_root(
+pub(crate) async fn admin_root(
     state: &AppState,
     headers: &HeaderMap,
     reference: &str,
@@ -290,9 +290,27 @@ pub async fn me_export(
                 }
             }
             let consents = read::consent_ledger(conn, &root)?;
-            Ok::<_, StoreError>(json!({"profile": profile, "events": events, "consents": consents}))
+            let grants = allele_store::grants::grants(conn, &root)?;
+            let settlements = allele_store::grants::settlements(conn, &root)?;
+            let intents = allele_store::grants::intents(conn, &root)?;
+            Ok::<_, StoreError>((
+                json!({"profile": profile, "events": events, "consents": consents}),
+                grants,
+                settlements,
+                intents,
+            ))
         })
         .await?;
+    let (mut export, grants, settlements, intents) = export;
+    let now = now_ms();
+    export["grants"] = json!(
+        grants
+            .iter()
+            .map(|g| crate::grants::grant_json(g, now))
+            .collect::<Vec<_>>()
+    );
+    export["settlements"] = json!(settlements);
+    export["intents"] = json!(crate::intents::parse(intents.as_deref()));
     Ok(Json(export))
 }
 

@@ -12,9 +12,11 @@ pub mod edge;
 pub mod email;
 pub mod error;
 pub mod funnel;
+pub mod grants;
 pub mod guard;
 pub mod ideas;
 pub mod ingest;
+pub mod intents;
 pub mod journeys;
 pub mod learning;
 pub mod listen;
@@ -23,6 +25,7 @@ pub mod listen_reports;
 pub mod ope;
 pub mod ops;
 pub mod portal;
+pub mod portal_grants;
 pub mod portal_limits;
 pub mod profiles;
 pub mod referrals;
@@ -131,6 +134,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(customer::me_get_caps).put(customer::me_put_caps),
         )
         .route("/v1/me", axum::routing::delete(customer::me_erase))
+        .route("/v1/me/grants", get(grants::me_get).put(grants::me_put))
+        .route(
+            "/v1/me/grants/{id}",
+            axum::routing::delete(grants::me_delete),
+        )
+        .route("/v1/me/earnings", get(grants::me_earnings))
+        .route("/v1/me/intents", get(intents::me_get).put(intents::me_put))
+        .route("/v1/profiles/{reference}/granted", get(grants::granted))
+        .route("/v1/transparency/consistency", get(access::consistency))
+        .route("/me/grants", post(portal_grants::post_grant))
+        .route("/me/grants/withdraw", post(portal_grants::post_withdraw))
+        .route("/me/intents", post(portal_grants::post_intent))
         .route("/me", get(portal::me))
         .route("/me/login", get(portal::login))
         .route("/me/consent", post(portal::post_consent))

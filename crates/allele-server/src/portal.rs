@@ -155,13 +155,14 @@ async fn render(state: &AppState, customer: &Customer) -> Result<Html<String>, H
             "<tr><td colspan=\"5\">No consent recorded: nobody may market to you.</td></tr>",
         );
     }
+    let grants = crate::portal_grants::sections(state, customer).await?;
     let body = format!(
         "<h1>Your data</h1><p>Profile <code>{id}</code> · {events} events held.</p>\
          <h2>Consent</h2><table><thead><tr><th>Purpose</th><th>Channel</th><th>Status</th><th>Since</th><th>Change</th></tr></thead><tbody>{rows}</tbody></table>\
          <h2>Give consent</h2><form method=\"post\" action=\"/me/consent\"><label>Purpose <input name=\"purpose\" value=\"dpv:DirectMarketing\" required></label> \
          <label>Channel <select name=\"channel\"><option>email</option><option>sms</option><option>push</option><option>web</option><option>app</option>\
          <option>in_store</option><option>call_centre</option></select></label> <input type=\"hidden\" name=\"status\" value=\"given\"><button>Give</button></form>\
-         {limits}<h2>Your rights</h2><ul><li><a href=\"/v1/me/export\">Download everything held about you</a></li>\
+         {limits}{grants}<h2>Your rights</h2><ul><li><a href=\"/v1/me/export\">Download everything held about you</a></li>\
          <li><a href=\"/v1/me/access-log\">See who read your data (verifiable log)</a></li></ul>\
          <h2>Erase</h2><form method=\"post\" action=\"/me/erase\"><p><label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> \
          I understand that erasure removes everything held about me and cannot be undone</label></p><button>Erase me</button></form>",

@@ -18,6 +18,9 @@ pub struct Erased {
     pub outcomes: usize,
     pub tokens: usize,
     pub merges: usize,
+    pub grants: usize,
+    pub settlements: usize,
+    pub intents: usize,
 }
 
 /// Erase the merged profile rooted at `root` (all its members).
@@ -97,6 +100,10 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
                 [member],
             )?;
         }
+        erased.grants += conn.execute("DELETE FROM grants WHERE profile_id = ?1", [member])?;
+        erased.settlements +=
+            conn.execute("DELETE FROM settlements WHERE profile_id = ?1", [member])?;
+        erased.intents += conn.execute("DELETE FROM intents WHERE profile_id = ?1", [member])?;
         conn.execute("DELETE FROM profiles WHERE id = ?1", params![member])?;
     }
     Ok(erased)

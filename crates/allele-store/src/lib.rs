@@ -13,6 +13,7 @@ pub mod console;
 pub mod edge;
 pub mod erase;
 pub mod facts;
+pub mod grants;
 pub mod guard;
 pub mod ideas;
 pub mod identity;

@@ -490,6 +490,45 @@ CREATE INDEX edge_held_leases_subject ON edge_held_leases(profile_id, channel, e
 -- challenge when its outcome rate is significantly worse.
 ALTER TABLE challengers ADD COLUMN guardrail TEXT;
 "#,
+    r#"
+-- Customer data grants (each one a Cedar permit; a withdrawal stamps
+-- `withdrawn_at`), the settlement ledger of reads under priced grants, and
+-- stated intents (one JSON list per profile). Keyed by profile for erasure.
+CREATE TABLE grants (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    grantee      TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    fields       TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    price        INTEGER,
+    currency     TEXT,
+    created_at   INTEGER NOT NULL,
+    withdrawn_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX grants_profile ON grants(profile_id);
+CREATE TABLE settlements (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    grant_id     TEXT NOT NULL,
+    grantee      TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    fields       TEXT NOT NULL,
+    amount       INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    access_index INTEGER NOT NULL,
+    at           INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX settlements_profile ON settlements(profile_id, at);
+CREATE TABLE intents (
+    profile_id   TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    intents      TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

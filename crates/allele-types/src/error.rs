@@ -86,6 +86,8 @@ codes! {
     InvalidLinkToken => ("invalid_link_token", InvalidRequest, 400, "the link's token was not signed by this server or is damaged"),
     InvalidJourney => ("invalid_journey", InvalidRequest, 400, "the journey definition does not parse or fails its checks"),
     JourneyNotFound => ("journey_not_found", InvalidRequest, 404, "no journey has this id"),
+    GrantNotFound => ("grant_not_found", InvalidRequest, 404, "the customer has no active grant with this id"),
+    GrantRequired => ("grant_required", Auth, 403, "no active grant of the customer lets this grantee read their profile for this purpose (none given, expired, withdrawn or forbidden by a refusal)"),
     RouteNotFound => ("route_not_found", InvalidRequest, 404, "no endpoint has this path"),
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "the endpoint exists but not for this HTTP method"),
     Overloaded => ("overloaded", System, 503, "the server is shedding load; retry after the time in `Retry-After`"),

@@ -46,6 +46,8 @@ mod evaluate;
 mod experiments;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/grants.rs"]
+mod grants;
 #[path = "it/guard.rs"]
 mod guard;
 #[path = "it/identity.rs"]

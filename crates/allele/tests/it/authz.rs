@@ -36,6 +36,10 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", format!("/v1/profiles/user_id:{user}/consent")),
         ("PUT", format!("/v1/profiles/user_id:{user}/consent")),
         ("POST", format!("/v1/profiles/user_id:{user}/tokens")),
+        (
+            "GET",
+            format!("/v1/profiles/user_id:{user}/granted?grantee=acme&purpose=dpv:Marketing"),
+        ),
         ("GET", "/v1/reports/experiments/x?metric=E".into()),
         ("GET", "/v1/reports/lift?metric=E".into()),
         ("GET", "/v1/reports/attribution?conversion=E".into()),
@@ -90,6 +94,12 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/me/ideas".into()),
         ("POST", "/v1/me/ideas/x/vote".into()),
         ("GET", "/v1/ideas".into()),
+        ("GET", "/v1/me/grants".into()),
+        ("PUT", "/v1/me/grants".into()),
+        ("DELETE", "/v1/me/grants/x".into()),
+        ("GET", "/v1/me/earnings".into()),
+        ("GET", "/v1/me/intents".into()),
+        ("PUT", "/v1/me/intents".into()),
         ("DELETE", "/v1/me".into()),
         ("POST", "/me/limits".into()),
     ];
