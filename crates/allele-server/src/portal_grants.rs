@@ -111,7 +111,7 @@ pub async fn sections(state: &AppState, customer: &Customer) -> Result<String, H
     }
     Ok(format!(
         "<h2 id=\"grants\">Grants</h2><p>Who may read which of your data, for what, until when, and at what price.</p>\
-         <table><thead><tr><th>Grantee</th><th>Fields</th><th>Purpose</th><th>Until</th><th>Price</th><th>Earned</th><th>Status</th><th></th></tr></thead>\
+         <table><thead><tr><th>Grantee</th><th>Fields</th><th>Purpose</th><th>Until</th><th>Price</th><th>Earned</th><th>Status</th><th>Change</th></tr></thead>\
          <tbody>{rows}</tbody></table>\
          <h3>Grant access</h3><form method=\"post\" action=\"/me/grants\">\
          <label>Grantee <input name=\"grantee\" required></label> <label>Fields (comma-separated) <input name=\"fields\" required></label> \
@@ -120,7 +120,7 @@ pub async fn sections(state: &AppState, customer: &Customer) -> Result<String, H
          <label>Price per read (cents) <input type=\"number\" name=\"price\" min=\"0\" value=\"0\"></label> \
          <label>Currency <input name=\"currency\" value=\"EUR\" size=\"3\"></label> <button>Grant</button></form>\
          <h2 id=\"earnings\">Money earned</h2><p>Total: <strong>{total}</strong> from {count} paid reads (<a href=\"/v1/me/earnings\">ledger</a>).</p>\
-         <h2 id=\"intents\">What you want</h2><table><thead><tr><th>Want</th><th>Until</th><th>Visible to</th><th></th></tr></thead><tbody>{intent_rows}</tbody></table>\
+         <h2 id=\"intents\">What you want</h2><table><thead><tr><th>Want</th><th>Until</th><th>Visible to</th><th>Change</th></tr></thead><tbody>{intent_rows}</tbody></table>\
          <h3>State an intent</h3><form method=\"post\" action=\"/me/intents\">\
          <label>I want <input name=\"want\" required></label> <label>Until <input type=\"date\" name=\"until\" required></label> \
          <label>Visible to <input name=\"grantee\" placeholder=\"self, a grantee, or *\"></label> \

@@ -60,14 +60,15 @@ await main(async (job) => {
     pages.push(await page.content());
     steps.after_consent = await page.locator('tr', { hasText: 'email' }).filter({ hasText: 'DirectMarketing' }).innerText();
 
-    // Contact limits, through the limits form.
-    await page.getByLabel('Time zone (for example Europe/London)').fill('Europe/London');
-    await page.getByLabel('Quiet from').fill('21:00');
-    await page.getByLabel('until').fill('08:00');
-    await page.getByLabel('At most this many marketing messages').fill('2');
-    await page.getByLabel('every (days)').fill('7');
-    await page.getByLabel('on', { exact: true }).selectOption('email');
-    await page.getByRole('button', { name: 'Save limits' }).click();
+    // Contact limits, through the limits form (other forms have "Until" too).
+    const limits = page.locator('form', { has: page.getByRole('button', { name: 'Save limits' }) });
+    await limits.getByLabel('Time zone (for example Europe/London)').fill('Europe/London');
+    await limits.getByLabel('Quiet from').fill('21:00');
+    await limits.getByLabel('until', { exact: true }).fill('08:00');
+    await limits.getByLabel('At most this many marketing messages').fill('2');
+    await limits.getByLabel('every (days)').fill('7');
+    await limits.getByLabel('on', { exact: true }).selectOption('email');
+    await limits.getByRole('button', { name: 'Save limits' }).click();
     await page.waitForURL('**/me');
     pages.push(await page.content());
     steps.limits_text = await page.locator('main').innerText();
