@@ -3,7 +3,9 @@
 //! 30 days and all time, days since last seen, and the mean sentiment of
 //! the person's own social posts over 30 days, their influence (PageRank
 //! score and two-hop reach from the last scheduled run) and their activity
-//! on the ideas board. Rules and segments read them
+//! on the ideas board, and the stated intents the customer shows to the
+//! workspace's own decisions (grantee `self`, purpose
+//! `dpv:ServicePersonalisation`, unexpired). Rules and segments read them
 //! as `profile.computed.*`, e.g.
 //! `profile.computed.count_7d["Product Viewed"] >= 3 && !("Order Completed" in profile.computed.count_7d)`.
 
@@ -60,6 +62,22 @@ pub fn computed(
     if let Some((score, reach)) = allele_store::listen::influence_of(conn, root)? {
         out.insert("influence_score".into(), json!(score));
         out.insert("influence_reach".into(), json!(reach));
+    }
+    // Stated intents the customer lets the workspace's own decisions see.
+    let stored = allele_store::grants::intents(conn, root)?;
+    if stored.is_some() {
+        let ledger = crate::grants::privacy_ledger(read::consent_ledger(conn, root)?);
+        let refused = allele_privacy::grants::refused_purposes(&ledger);
+        let visible = crate::intents::visible_to(
+            stored.as_deref(),
+            allele_privacy::intents::SELF_GRANTEE,
+            allele_privacy::intents::DECISION_PURPOSE,
+            &refused,
+            now,
+        );
+        if !visible.is_empty() {
+            out.insert("intents".into(), Value::Array(visible));
+        }
     }
     let (ideas, votes, comments) = allele_store::listen::ideas_activity(conn, root)?;
     if ideas + votes + comments > 0 {

@@ -262,7 +262,9 @@ fn intents_reach_only_their_audience_and_leave_with_erasure() {
     let intents = json!({"intents": [
         {"want": "trail running shoes", "until": in_future(3600), "max_price": {"amount": 12000, "currency": "EUR"},
          "visible_to": [{"grantee": "acme", "purpose": "dpv:Advertising"}]},
-        {"want": "a quiet holiday", "until": in_future(3600)}
+        {"want": "a quiet holiday", "until": in_future(3600)},
+        {"want": "a new bike", "until": in_future(3600), "category": "cycling",
+         "visible_to": [{"grantee": "self", "purpose": "dpv:ServicePersonalisation"}]}
     ]});
     let (status, stored) = call(
         &server,
@@ -279,7 +281,24 @@ fn intents_reach_only_their_audience_and_leave_with_erasure() {
             .starts_with("intent_")
     );
     let (_, listed) = call(&server, &token, Method::GET, "/v1/me/intents", None);
-    assert_eq!(listed["intents"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["intents"].as_array().unwrap().len(), 3);
+    // The workspace's own rules see only what was shown to `self`.
+    let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{user}"));
+    let own = profile["computed"]["intents"]
+        .as_array()
+        .expect("intents for rules");
+    assert_eq!(own.len(), 1, "{profile}");
+    assert_eq!(own[0]["want"], "a new bike");
+    assert!(own[0].get("visible_to").is_none());
+    // Refusing the purpose on every channel hides it from rules too.
+    let refuse =
+        json!({"purpose": "dpv:ServicePersonalisation", "channel": "*", "status": "refused"});
+    assert_eq!(
+        call(&server, &token, Method::PUT, "/v1/me/consent", Some(refuse)).0,
+        200
+    );
+    let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{user}"));
+    assert!(profile["computed"].get("intents").is_none(), "{profile}");
     // acme sees the shoes (and no traits: it has no grant); nobody else sees anything.
     let (status, seen) = granted(&server, &user, "grantee=acme&purpose=dpv:Advertising");
     assert_eq!(status, 200, "{seen}");
@@ -315,7 +334,7 @@ fn intents_reach_only_their_audience_and_leave_with_erasure() {
     let (_, export) = call(&server, &token, Method::GET, "/v1/me/export", None);
     assert_eq!(export["grants"].as_array().unwrap().len(), 1, "{export}");
     assert_eq!(export["settlements"].as_array().unwrap().len(), 1);
-    assert_eq!(export["intents"].as_array().unwrap().len(), 2);
+    assert_eq!(export["intents"].as_array().unwrap().len(), 3);
     let (status, receipt) = call(&server, &token, Method::DELETE, "/v1/me", None);
     assert_eq!(status, 200);
     let erased: Value = serde_json::from_str(receipt["receipt"].as_str().unwrap()).unwrap();
