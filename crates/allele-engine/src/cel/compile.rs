@@ -129,6 +129,8 @@ pub enum Node {
     Or(Box<Node>, Box<Node>),
     Cond(Box<Node>, Box<Node>, Box<Node>),
     Binary(BinaryOp, Box<Node>, Box<Node>),
+    /// `x in [...]` over a long constant list of strings.
+    InStrings(Box<Node>, Arc<ConstStrings>),
     Call(Func, Vec<Node>),
     Comprehension {
         kind: MacroKind,
@@ -340,6 +342,10 @@ impl Compiler<'_> {
                 let node = match op {
                     BinaryOp::And => Node::And(l, r),
                     BinaryOp::Or => Node::Or(l, r),
+                    BinaryOp::In => match ConstStrings::from_node(&r) {
+                        Some(set) => Node::InStrings(l, Arc::new(set)),
+                        None => Node::Binary(*op, l, r),
+                    },
                     _ => Node::Binary(*op, l, r),
                 };
                 Ok((node, ty))
@@ -549,4 +555,61 @@ fn fold_list(nodes: Vec<Node>) -> Node {
         return Node::Const(Value::List(Arc::from(values)));
     }
     Node::List(nodes)
+}
+
+/// Constant lists at least this long get a sorted index for `in`; shorter
+/// ones are scanned, which is as fast.
+const INDEXED_LIST_LEN: usize = 8;
+
+/// A constant list of strings with a sorted copy for binary search, chosen at
+/// compile time for `needle in [...]`.
+#[derive(Debug)]
+pub struct ConstStrings {
+    list: Value,
+    len: usize,
+    sorted: Box<[Arc<str>]>,
+}
+
+impl ConstStrings {
+    fn from_node(node: &Node) -> Option<ConstStrings> {
+        let Node::Const(list @ Value::List(items)) = node else {
+            return None;
+        };
+        if items.len() < INDEXED_LIST_LEN {
+            return None;
+        }
+        let mut sorted = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let Value::String(text) = item else {
+                return None;
+            };
+            sorted.push(text.clone());
+        }
+        sorted.sort_unstable();
+        sorted.dedup();
+        Some(ConstStrings {
+            list: list.clone(),
+            len: items.len(),
+            sorted: sorted.into_boxed_slice(),
+        })
+    }
+
+    /// The list as written (duplicates included).
+    pub fn list(&self) -> &Value {
+        &self.list
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.sorted
+            .binary_search_by(|item| (**item).cmp(text))
+            .is_ok()
+    }
 }

@@ -43,6 +43,20 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// Comparisons and `in`: operators whose result is a boolean.
+    pub fn is_relation(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge
+                | BinaryOp::In
+        )
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Add => "+",

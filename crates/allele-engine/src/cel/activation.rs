@@ -1,0 +1,115 @@
+//! The variables of one evaluation: slots resolved lazily, at most once per
+//! [`Activation`] (one decision), through a [`Resolver`] the caller provides.
+
+use super::compile::{SlotPath, SlotTable};
+use super::eval::EvalError;
+use super::slot::SlotValue;
+use super::value::{NANOS_PER_MILLI, Value};
+
+/// Looks up the value of a slot path in the decision input.
+pub trait Resolver {
+    /// `None` when the path does not exist (a missing trait, say).
+    fn resolve(&self, path: &SlotPath) -> Option<Value>;
+
+    /// The same value, borrowed from the input where it can be: resolving a
+    /// slot then allocates nothing. The default converts [`Resolver::resolve`].
+    fn resolve_borrowed(&self, path: &SlotPath) -> Option<SlotValue<'_>> {
+        self.resolve(path).map(SlotValue::Owned)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Cached<'a> {
+    Unresolved,
+    Missing,
+    Present(SlotValue<'a>),
+}
+
+/// Slot tables of up to this many slots (a single rule, a small bundle) keep
+/// their cache inline, so a fresh activation allocates nothing.
+const INLINE_SLOTS: usize = 8;
+
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline variant is the point: no allocation per activation"
+)]
+enum Cache<'a> {
+    Inline([Cached<'a>; INLINE_SLOTS]),
+    Heap(Vec<Cached<'a>>),
+}
+
+/// The variables of one evaluation context: lazily resolved slots and `now`.
+pub struct Activation<'a> {
+    table: &'a SlotTable,
+    resolver: &'a dyn Resolver,
+    cache: Cache<'a>,
+    pub(super) now: i128,
+}
+
+impl<'a> Activation<'a> {
+    pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
+        let cache = if table.len() <= INLINE_SLOTS {
+            Cache::Inline([const { Cached::Unresolved }; INLINE_SLOTS])
+        } else {
+            Cache::Heap(vec![Cached::Unresolved; table.len()])
+        };
+        Self {
+            table,
+            resolver,
+            cache,
+            now: i128::from(now_ms) * NANOS_PER_MILLI,
+        }
+    }
+
+    fn entry(&mut self, id: u32) -> Result<&mut Cached<'a>, EvalError> {
+        let index = id as usize;
+        let path = self
+            .table
+            .paths()
+            .get(index)
+            .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
+        let entry = match &mut self.cache {
+            Cache::Inline(entries) => entries.get_mut(index),
+            Cache::Heap(entries) => entries.get_mut(index),
+        }
+        .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
+        if matches!(entry, Cached::Unresolved) {
+            *entry = match self.resolver.resolve_borrowed(path) {
+                Some(value) => Cached::Present(value),
+                None => Cached::Missing,
+            };
+        }
+        Ok(entry)
+    }
+
+    /// The slot as resolved, borrowed where the resolver could borrow.
+    pub(super) fn slot(&mut self, id: u32) -> Result<Option<&SlotValue<'a>>, EvalError> {
+        Ok(match self.entry(id)? {
+            Cached::Present(value) => Some(value),
+            _ => None,
+        })
+    }
+
+    /// The slot as an owned value; the converted form replaces the borrowed
+    /// one, so a slot is converted at most once per activation.
+    pub(super) fn slot_value(&mut self, id: u32) -> Result<Value, EvalError> {
+        let entry = self.entry(id)?;
+        match entry {
+            Cached::Present(SlotValue::Owned(value)) => Ok(value.clone()),
+            Cached::Present(borrowed) => {
+                let value = borrowed.to_value();
+                *entry = Cached::Present(SlotValue::Owned(value.clone()));
+                Ok(value)
+            }
+            _ => Err(self.missing(id)),
+        }
+    }
+
+    pub(super) fn missing(&self, id: u32) -> EvalError {
+        match self.table.paths().get(id as usize) {
+            Some(path) => EvalError::new(format!("no such key: `{path}` is missing")),
+            None => EvalError::new("no such key"),
+        }
+    }
+}
