@@ -62,33 +62,47 @@ impl<'a> Activation<'a> {
         }
     }
 
+    #[inline(always)]
     fn entry(&mut self, id: u32) -> Result<&mut Cached<'a>, EvalError> {
         let index = id as usize;
-        let path = self
-            .table
-            .paths()
-            .get(index)
-            .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
         let entry = match &mut self.cache {
             Cache::Inline(entries) => entries.get_mut(index),
             Cache::Heap(entries) => entries.get_mut(index),
         }
-        .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
+        .ok_or_else(unknown_slot)?;
         if matches!(entry, Cached::Unresolved) {
-            *entry = match self.resolver.resolve_borrowed(path) {
-                Some(value) => Cached::Present(value),
-                None => Cached::Missing,
-            };
+            *entry = resolve(self.table, self.resolver, index)?;
         }
         Ok(entry)
     }
 
+    /// Resolves a slot for [`Activation::peek`]: `Some(false)` when it is
+    /// missing, `None` on an internal error.
+    #[inline(always)]
+    pub(super) fn prepare(&mut self, id: u32) -> Option<bool> {
+        Some(matches!(self.entry(id).ok()?, Cached::Present(_)))
+    }
+
     /// The slot as resolved, borrowed where the resolver could borrow.
+    #[inline(always)]
     pub(super) fn slot(&mut self, id: u32) -> Result<Option<&SlotValue<'a>>, EvalError> {
         Ok(match self.entry(id)? {
             Cached::Present(value) => Some(value),
             _ => None,
         })
+    }
+
+    /// A slot already resolved by [`Activation::slot`].
+    #[inline(always)]
+    pub(super) fn peek(&self, id: u32) -> Option<&SlotValue<'a>> {
+        let entry = match &self.cache {
+            Cache::Inline(entries) => entries.get(id as usize),
+            Cache::Heap(entries) => entries.get(id as usize),
+        };
+        match entry {
+            Some(Cached::Present(value)) => Some(value),
+            _ => None,
+        }
     }
 
     /// The slot as an owned value; the converted form replaces the borrowed
@@ -112,4 +126,23 @@ impl<'a> Activation<'a> {
             None => EvalError::new("no such key"),
         }
     }
+}
+
+#[cold]
+fn unknown_slot() -> EvalError {
+    EvalError::new("internal error: unknown slot")
+}
+
+/// The first look at a slot in this activation.
+#[inline(never)]
+fn resolve<'a>(
+    table: &SlotTable,
+    resolver: &'a dyn Resolver,
+    index: usize,
+) -> Result<Cached<'a>, EvalError> {
+    let path = table.paths().get(index).ok_or_else(unknown_slot)?;
+    Ok(match resolver.resolve_borrowed(path) {
+        Some(value) => Cached::Present(value),
+        None => Cached::Missing,
+    })
 }

@@ -45,6 +45,7 @@ pub(super) enum Operand<'n, 'a> {
 }
 
 impl Operand<'_, '_> {
+    #[inline]
     pub(super) fn view(&self) -> View<'_> {
         match self {
             Operand::Const(value) => View::Value(value),
@@ -78,7 +79,14 @@ pub fn evaluate(node: &Node, activation: &mut Activation<'_>) -> Result<Value, E
 pub(super) struct Frame<'f, 'a> {
     pub(super) activation: &'f mut Activation<'a>,
     locals: Vec<Value>,
-    steps: u32,
+    pub(super) steps: u32,
+}
+
+#[cold]
+fn over_budget() -> EvalError {
+    EvalError::new(format!(
+        "evaluation exceeded its budget of {MAX_STEPS} steps"
+    ))
 }
 
 fn type_error(op: &str, args: &[&Value]) -> EvalError {
@@ -94,15 +102,16 @@ fn type_error(op: &str, args: &[&Value]) -> EvalError {
 }
 
 impl<'a> Frame<'_, 'a> {
+    #[inline]
     pub(super) fn charge(&mut self, cost: usize) -> Result<(), EvalError> {
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-        if self.steps < cost {
-            return Err(EvalError::new(format!(
-                "evaluation exceeded its budget of {MAX_STEPS} steps"
-            )));
+        match self.steps.checked_sub(cost) {
+            Some(left) => {
+                self.steps = left;
+                Ok(())
+            }
+            None => Err(over_budget()),
         }
-        self.steps -= cost;
-        Ok(())
     }
 
     pub(super) fn eval(&mut self, node: &Node) -> Result<Value, EvalError> {
@@ -246,6 +255,7 @@ impl<'a> Frame<'_, 'a> {
 
     /// Evaluates a node for a relation without copying constants or
     /// converting slots; costs the same steps as [`Frame::eval`].
+    #[inline]
     pub(super) fn operand<'n>(&mut self, node: &'n Node) -> Result<Operand<'n, 'a>, EvalError> {
         match node {
             Node::Const(value) => {

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use serde_json::Value as Json;
 
 use super::parser::BinaryOp;
-use super::value::Value;
+use super::value::{Value, compare_numbers};
 
 /// What a slot resolved to.
 #[derive(Debug, Clone)]
@@ -51,6 +51,7 @@ impl<'a> SlotValue<'a> {
         }
     }
 
+    #[inline(always)]
     pub fn view(&self) -> View<'_> {
         match self {
             SlotValue::Owned(value) => View::Value(value),
@@ -71,6 +72,7 @@ pub enum View<'v> {
 }
 
 impl<'v> View<'v> {
+    #[inline(always)]
     pub fn as_str(self) -> Option<&'v str> {
         match self {
             View::Str(s) => Some(s),
@@ -81,6 +83,7 @@ impl<'v> View<'v> {
 
     /// The length `in` charges to the step budget: the list's length, as the
     /// owned path charges it.
+    #[inline(always)]
     pub fn list_len(self) -> Option<usize> {
         match self {
             View::Value(Value::List(items)) => Some(items.len()),
@@ -105,7 +108,11 @@ impl<'v> View<'v> {
 /// Comparison and membership on views, where the answer needs no owned
 /// value. `None` means "take the owned path", which then decides (and words
 /// any error) exactly as before.
+#[inline]
 pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bool> {
+    if let (View::Value(a), View::Value(b)) = (left, right) {
+        return scalar_relation(op, a, b);
+    }
     let ordered = |test: fn(Ordering) -> bool| -> Option<bool> {
         Some(test(left.as_str()?.cmp(right.as_str()?)))
     };
@@ -137,4 +144,37 @@ pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bo
         }
         _ => None,
     }
+}
+
+/// Numbers (across int, uint and double, as CEL compares them) and booleans.
+#[inline]
+fn scalar_relation(op: BinaryOp, left: &Value, right: &Value) -> Option<bool> {
+    if let (Value::Bool(a), Value::Bool(b)) = (left, right) {
+        return match op {
+            BinaryOp::Eq => Some(a == b),
+            BinaryOp::Ne => Some(a != b),
+            _ => None,
+        };
+    }
+    if !(is_number(left) && is_number(right)) {
+        return None;
+    }
+    // `None` is NaN: unordered, unequal
+    let ordering = compare_numbers(left, right);
+    match op {
+        BinaryOp::Eq => Some(ordering == Some(Ordering::Equal)),
+        BinaryOp::Ne => Some(ordering != Some(Ordering::Equal)),
+        BinaryOp::Lt => Some(ordering == Some(Ordering::Less)),
+        BinaryOp::Le => Some(matches!(ordering, Some(Ordering::Less | Ordering::Equal))),
+        BinaryOp::Gt => Some(ordering == Some(Ordering::Greater)),
+        BinaryOp::Ge => Some(matches!(
+            ordering,
+            Some(Ordering::Greater | Ordering::Equal)
+        )),
+        _ => None,
+    }
+}
+
+fn is_number(value: &Value) -> bool {
+    matches!(value, Value::Int(_) | Value::Uint(_) | Value::Double(_))
 }
