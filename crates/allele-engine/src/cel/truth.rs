@@ -141,3 +141,6 @@ impl Frame<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
