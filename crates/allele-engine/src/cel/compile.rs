@@ -168,7 +168,7 @@ struct Compiler<'a> {
     slots: &'a mut SlotTable,
     scopes: Vec<String>,
     traits: Vec<(String, Span)>,
-    funcs: Vec<functions::FuncDef>,
+    funcs: &'static [functions::FuncDef],
 }
 
 fn field_span(expr: &Expr, field: &str) -> Span {
