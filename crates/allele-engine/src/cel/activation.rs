@@ -18,25 +18,27 @@ pub trait Resolver {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Cached<'a> {
-    Unresolved,
-    Missing,
-    Present(SlotValue<'a>),
-}
-
 /// Slot tables of up to this many slots (a single rule, a small bundle) keep
 /// their cache inline, so a fresh activation allocates nothing.
 const INLINE_SLOTS: usize = 8;
 
+/// Resolved values (`None`: the path is missing) and whether each slot has
+/// been resolved yet. The values are stored exactly as the resolver returns
+/// them, so it writes each one in place.
 #[derive(Debug)]
 #[expect(
     clippy::large_enum_variant,
     reason = "the inline variant is the point: no allocation per activation"
 )]
 enum Cache<'a> {
-    Inline([Cached<'a>; INLINE_SLOTS]),
-    Heap(Vec<Cached<'a>>),
+    Inline {
+        values: [Option<SlotValue<'a>>; INLINE_SLOTS],
+        resolved: [bool; INLINE_SLOTS],
+    },
+    Heap {
+        values: Vec<Option<SlotValue<'a>>>,
+        resolved: Vec<bool>,
+    },
 }
 
 /// The variables of one evaluation context: lazily resolved slots and `now`.
@@ -50,9 +52,15 @@ pub struct Activation<'a> {
 impl<'a> Activation<'a> {
     pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
         let cache = if table.len() <= INLINE_SLOTS {
-            Cache::Inline([const { Cached::Unresolved }; INLINE_SLOTS])
+            Cache::Inline {
+                values: [const { None }; INLINE_SLOTS],
+                resolved: [false; INLINE_SLOTS],
+            }
         } else {
-            Cache::Heap(vec![Cached::Unresolved; table.len()])
+            Cache::Heap {
+                values: vec![None; table.len()],
+                resolved: vec![false; table.len()],
+            }
         };
         Self {
             table,
@@ -63,45 +71,44 @@ impl<'a> Activation<'a> {
     }
 
     #[inline(always)]
-    fn entry(&mut self, id: u32) -> Result<&mut Cached<'a>, EvalError> {
+    fn entry(&mut self, id: u32) -> Result<&mut Option<SlotValue<'a>>, EvalError> {
         let index = id as usize;
-        let entry = match &mut self.cache {
-            Cache::Inline(entries) => entries.get_mut(index),
-            Cache::Heap(entries) => entries.get_mut(index),
+        let (values, resolved): (&mut [Option<SlotValue<'a>>], &mut [bool]) = match &mut self.cache
+        {
+            Cache::Inline { values, resolved } => (values, resolved),
+            Cache::Heap { values, resolved } => (values, resolved),
+        };
+        let (value, done) = values
+            .get_mut(index)
+            .zip(resolved.get_mut(index))
+            .ok_or_else(unknown_slot)?;
+        if !*done {
+            let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
+            *value = self.resolver.resolve_borrowed(path);
+            *done = true;
         }
-        .ok_or_else(unknown_slot)?;
-        if matches!(entry, Cached::Unresolved) {
-            *entry = resolve(self.table, self.resolver, index)?;
-        }
-        Ok(entry)
+        Ok(value)
     }
 
     /// Resolves a slot for [`Activation::peek`]: `Some(false)` when it is
     /// missing, `None` on an internal error.
     #[inline(always)]
     pub(super) fn prepare(&mut self, id: u32) -> Option<bool> {
-        Some(matches!(self.entry(id).ok()?, Cached::Present(_)))
+        Some(self.entry(id).ok()?.is_some())
     }
 
     /// The slot as resolved, borrowed where the resolver could borrow.
     #[inline(always)]
     pub(super) fn slot(&mut self, id: u32) -> Result<Option<&SlotValue<'a>>, EvalError> {
-        Ok(match self.entry(id)? {
-            Cached::Present(value) => Some(value),
-            _ => None,
-        })
+        Ok(self.entry(id)?.as_ref())
     }
 
     /// A slot already resolved by [`Activation::slot`].
     #[inline(always)]
     pub(super) fn peek(&self, id: u32) -> Option<&SlotValue<'a>> {
-        let entry = match &self.cache {
-            Cache::Inline(entries) => entries.get(id as usize),
-            Cache::Heap(entries) => entries.get(id as usize),
-        };
-        match entry {
-            Some(Cached::Present(value)) => Some(value),
-            _ => None,
+        match &self.cache {
+            Cache::Inline { values, .. } => values.get(id as usize)?.as_ref(),
+            Cache::Heap { values, .. } => values.get(id as usize)?.as_ref(),
         }
     }
 
@@ -110,13 +117,13 @@ impl<'a> Activation<'a> {
     pub(super) fn slot_value(&mut self, id: u32) -> Result<Value, EvalError> {
         let entry = self.entry(id)?;
         match entry {
-            Cached::Present(SlotValue::Owned(value)) => Ok(value.clone()),
-            Cached::Present(borrowed) => {
+            Some(SlotValue::Owned(value)) => Ok(value.clone()),
+            Some(borrowed) => {
                 let value = borrowed.to_value();
-                *entry = Cached::Present(SlotValue::Owned(value.clone()));
+                *entry = Some(SlotValue::Owned(value.clone()));
                 Ok(value)
             }
-            _ => Err(self.missing(id)),
+            None => Err(self.missing(id)),
         }
     }
 
@@ -131,18 +138,4 @@ impl<'a> Activation<'a> {
 #[cold]
 fn unknown_slot() -> EvalError {
     EvalError::new("internal error: unknown slot")
-}
-
-/// The first look at a slot in this activation.
-#[inline(never)]
-fn resolve<'a>(
-    table: &SlotTable,
-    resolver: &'a dyn Resolver,
-    index: usize,
-) -> Result<Cached<'a>, EvalError> {
-    let path = table.paths().get(index).ok_or_else(unknown_slot)?;
-    Ok(match resolver.resolve_borrowed(path) {
-        Some(value) => Cached::Present(value),
-        None => Cached::Missing,
-    })
 }

@@ -152,19 +152,25 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
         &doc.holdout.salt,
         &input.profile.id,
     );
-    let mut trace: Vec<Option<TraceEntry>> = vec![None; doc.actions.len()];
+    // One entry per action, in bundle order; an action that passes every
+    // gate gets its selection outcome once selection has run.
+    let mut trace: Vec<TraceEntry> = Vec::with_capacity(doc.actions.len());
     let mut passed = Vec::new();
     for (index, (action, compiled)) in bundle.actions().enumerate() {
         match gates(action, compiled, input, held_out, &mut activation) {
-            Ok(candidate) => passed.push(Passed {
-                action: index,
-                ..candidate
-            }),
-            Err((stage, reason)) => {
-                if let Some(slot) = trace.get_mut(index) {
-                    *slot = Some(entry(action, stage, Outcome::Excluded, reason));
-                }
+            Ok(candidate) => {
+                passed.push(Passed {
+                    action: index,
+                    ..candidate
+                });
+                trace.push(entry(
+                    action,
+                    Stage::Selection,
+                    Outcome::NotSelected,
+                    String::new(),
+                ));
             }
+            Err((stage, reason)) => trace.push(entry(action, stage, Outcome::Excluded, reason)),
         }
     }
 
@@ -213,29 +219,18 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             reasons,
         });
         if let Some(slot) = trace.get_mut(chosen.action) {
-            *slot = Some(entry(
-                action,
-                Stage::Selection,
-                Outcome::Selected,
-                format!("{why} (p = {})", pick.probability),
-            ));
+            slot.outcome = Outcome::Selected;
+            slot.reason = format!("{why} (p = {})", pick.probability);
         }
     }
     for candidate in &passed {
-        if let (Some(slot @ None), Some(action)) = (
-            trace.get_mut(candidate.action),
-            doc.actions.get(candidate.action),
-        ) {
-            let reason = format!(
+        if let Some(slot) = trace.get_mut(candidate.action)
+            && slot.outcome == Outcome::NotSelected
+        {
+            slot.reason = format!(
                 "passed every gate with score {} but was not selected",
                 candidate.score
             );
-            *slot = Some(entry(
-                action,
-                Stage::Selection,
-                Outcome::NotSelected,
-                reason,
-            ));
         }
     }
     let candidates = passed
@@ -250,7 +245,6 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             })
         })
         .collect();
-    let mut trace: Vec<TraceEntry> = trace.into_iter().flatten().collect();
     if trace.is_empty() {
         trace.push(TraceEntry {
             action_id: String::new(),
