@@ -10,7 +10,7 @@ use allele_engine::cel::{Activation, Expression, SlotTable};
 use allele_engine::decide;
 use allele_engine::decide::InputResolver;
 
-#[path = "fixtures.rs"]
+#[path = "support/fixtures.rs"]
 mod fixtures;
 use fixtures::{hundred_actions, input};
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use allele_engine::decide;
 
-#[path = "../benches/fixtures.rs"]
+#[path = "../benches/support/fixtures.rs"]
 mod fixtures;
 
 fn percentile(sorted: &[u128], share: f64) -> f64 {

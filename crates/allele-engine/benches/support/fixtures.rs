@@ -1,4 +1,4 @@
-//! The 100-action policy shared by `benches/eval.rs` and
+//! The customer and 100-action policy shared by `benches/eval.rs` and
 //! `examples/decide_latency.rs`.
 
 use allele_engine::{Bundle, DecisionInput, compile};
