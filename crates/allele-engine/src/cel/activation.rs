@@ -22,23 +22,18 @@ pub trait Resolver {
 /// their cache inline, so a fresh activation allocates nothing.
 const INLINE_SLOTS: usize = 8;
 
-/// Resolved values (`None`: the path is missing) and whether each slot has
-/// been resolved yet. The values are stored exactly as the resolver returns
-/// them, so it writes each one in place.
+/// Per slot: `None` until resolved, then what the resolver returned
+/// (`Some(None)`: the path is missing). The outer `Option` costs no space,
+/// and the resolver's answer is stored exactly as returned, so it can be
+/// written in place.
 #[derive(Debug)]
 #[expect(
     clippy::large_enum_variant,
     reason = "the inline variant is the point: no allocation per activation"
 )]
 enum Cache<'a> {
-    Inline {
-        values: [Option<SlotValue<'a>>; INLINE_SLOTS],
-        resolved: [bool; INLINE_SLOTS],
-    },
-    Heap {
-        values: Vec<Option<SlotValue<'a>>>,
-        resolved: Vec<bool>,
-    },
+    Inline([Option<Option<SlotValue<'a>>>; INLINE_SLOTS]),
+    Heap(Vec<Option<Option<SlotValue<'a>>>>),
 }
 
 /// The variables of one evaluation context: lazily resolved slots and `now`.
@@ -52,15 +47,9 @@ pub struct Activation<'a> {
 impl<'a> Activation<'a> {
     pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
         let cache = if table.len() <= INLINE_SLOTS {
-            Cache::Inline {
-                values: [const { None }; INLINE_SLOTS],
-                resolved: [false; INLINE_SLOTS],
-            }
+            Cache::Inline([const { None }; INLINE_SLOTS])
         } else {
-            Cache::Heap {
-                values: vec![None; table.len()],
-                resolved: vec![false; table.len()],
-            }
+            Cache::Heap(vec![None; table.len()])
         };
         Self {
             table,
@@ -73,21 +62,17 @@ impl<'a> Activation<'a> {
     #[inline(always)]
     fn entry(&mut self, id: u32) -> Result<&mut Option<SlotValue<'a>>, EvalError> {
         let index = id as usize;
-        let (values, resolved): (&mut [Option<SlotValue<'a>>], &mut [bool]) = match &mut self.cache
-        {
-            Cache::Inline { values, resolved } => (values, resolved),
-            Cache::Heap { values, resolved } => (values, resolved),
-        };
-        let (value, done) = values
-            .get_mut(index)
-            .zip(resolved.get_mut(index))
-            .ok_or_else(unknown_slot)?;
-        if !*done {
-            let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
-            *value = self.resolver.resolve_borrowed(path);
-            *done = true;
+        let entry = match &mut self.cache {
+            Cache::Inline(entries) => entries.get_mut(index),
+            Cache::Heap(entries) => entries.get_mut(index),
         }
-        Ok(value)
+        .ok_or_else(unknown_slot)?;
+        if entry.is_none() {
+            let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
+            let resolver = self.resolver;
+            return Ok(entry.get_or_insert_with(|| resolver.resolve_borrowed(path)));
+        }
+        entry.as_mut().ok_or_else(unknown_slot)
     }
 
     /// Resolves a slot for [`Activation::peek`]: `Some(false)` when it is
@@ -106,10 +91,11 @@ impl<'a> Activation<'a> {
     /// A slot already resolved by [`Activation::slot`].
     #[inline(always)]
     pub(super) fn peek(&self, id: u32) -> Option<&SlotValue<'a>> {
-        match &self.cache {
-            Cache::Inline { values, .. } => values.get(id as usize)?.as_ref(),
-            Cache::Heap { values, .. } => values.get(id as usize)?.as_ref(),
-        }
+        let entry = match &self.cache {
+            Cache::Inline(entries) => entries.get(id as usize),
+            Cache::Heap(entries) => entries.get(id as usize),
+        };
+        entry?.as_ref()?.as_ref()
     }
 
     /// The slot as an owned value; the converted form replaces the borrowed
