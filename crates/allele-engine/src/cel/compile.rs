@@ -16,6 +16,7 @@ use super::CelError;
 use super::functions::{self, Func};
 use super::lexer::Span;
 use super::parser::{BinaryOp, Expr, ExprKind, UnaryOp};
+use super::slot::ConstStrings;
 use super::types::{Ty, binary_result, expect_ty};
 use super::value::Value;
 use crate::suggest::did_you_mean;
@@ -555,61 +556,4 @@ fn fold_list(nodes: Vec<Node>) -> Node {
         return Node::Const(Value::List(Arc::from(values)));
     }
     Node::List(nodes)
-}
-
-/// Constant lists at least this long get a sorted index for `in`; shorter
-/// ones are scanned, which is as fast.
-const INDEXED_LIST_LEN: usize = 8;
-
-/// A constant list of strings with a sorted copy for binary search, chosen at
-/// compile time for `needle in [...]`.
-#[derive(Debug)]
-pub struct ConstStrings {
-    list: Value,
-    len: usize,
-    sorted: Box<[Arc<str>]>,
-}
-
-impl ConstStrings {
-    fn from_node(node: &Node) -> Option<ConstStrings> {
-        let Node::Const(list @ Value::List(items)) = node else {
-            return None;
-        };
-        if items.len() < INDEXED_LIST_LEN {
-            return None;
-        }
-        let mut sorted = Vec::with_capacity(items.len());
-        for item in items.iter() {
-            let Value::String(text) = item else {
-                return None;
-            };
-            sorted.push(text.clone());
-        }
-        sorted.sort_unstable();
-        sorted.dedup();
-        Some(ConstStrings {
-            list: list.clone(),
-            len: items.len(),
-            sorted: sorted.into_boxed_slice(),
-        })
-    }
-
-    /// The list as written (duplicates included).
-    pub fn list(&self) -> &Value {
-        &self.list
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn contains(&self, text: &str) -> bool {
-        self.sorted
-            .binary_search_by(|item| (**item).cmp(text))
-            .is_ok()
-    }
 }

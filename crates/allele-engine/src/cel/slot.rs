@@ -12,7 +12,11 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+use std::sync::Arc;
+
 use serde_json::Value as Json;
+
+use super::compile::Node;
 
 use super::parser::BinaryOp;
 use super::value::{Value, compare_numbers};
@@ -177,4 +181,61 @@ fn scalar_relation(op: BinaryOp, left: &Value, right: &Value) -> Option<bool> {
 
 fn is_number(value: &Value) -> bool {
     matches!(value, Value::Int(_) | Value::Uint(_) | Value::Double(_))
+}
+
+/// Constant lists at least this long get a sorted index for `in`; shorter
+/// ones are scanned, which is as fast.
+const INDEXED_LIST_LEN: usize = 8;
+
+/// A constant list of strings with a sorted copy for binary search, chosen at
+/// compile time for `needle in [...]`.
+#[derive(Debug)]
+pub struct ConstStrings {
+    list: Value,
+    len: usize,
+    sorted: Box<[Arc<str>]>,
+}
+
+impl ConstStrings {
+    pub(super) fn from_node(node: &Node) -> Option<ConstStrings> {
+        let Node::Const(list @ Value::List(items)) = node else {
+            return None;
+        };
+        if items.len() < INDEXED_LIST_LEN {
+            return None;
+        }
+        let mut sorted = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let Value::String(text) = item else {
+                return None;
+            };
+            sorted.push(text.clone());
+        }
+        sorted.sort_unstable();
+        sorted.dedup();
+        Some(ConstStrings {
+            list: list.clone(),
+            len: items.len(),
+            sorted: sorted.into_boxed_slice(),
+        })
+    }
+
+    /// The list as written (duplicates included).
+    pub fn list(&self) -> &Value {
+        &self.list
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.sorted
+            .binary_search_by(|item| (**item).cmp(text))
+            .is_ok()
+    }
 }
