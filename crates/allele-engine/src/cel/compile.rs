@@ -16,6 +16,7 @@ use super::CelError;
 use super::functions::{self, Func};
 use super::lexer::Span;
 use super::parser::{BinaryOp, Expr, ExprKind, UnaryOp};
+use super::slot::ConstStrings;
 use super::types::{Ty, binary_result, expect_ty};
 use super::value::Value;
 use crate::suggest::did_you_mean;
@@ -129,6 +130,8 @@ pub enum Node {
     Or(Box<Node>, Box<Node>),
     Cond(Box<Node>, Box<Node>, Box<Node>),
     Binary(BinaryOp, Box<Node>, Box<Node>),
+    /// `x in [...]` over a long constant list of strings.
+    InStrings(Box<Node>, Arc<ConstStrings>),
     Call(Func, Vec<Node>),
     Comprehension {
         kind: MacroKind,
@@ -166,7 +169,7 @@ struct Compiler<'a> {
     slots: &'a mut SlotTable,
     scopes: Vec<String>,
     traits: Vec<(String, Span)>,
-    funcs: Vec<functions::FuncDef>,
+    funcs: &'static [functions::FuncDef],
 }
 
 fn field_span(expr: &Expr, field: &str) -> Span {
@@ -340,6 +343,10 @@ impl Compiler<'_> {
                 let node = match op {
                     BinaryOp::And => Node::And(l, r),
                     BinaryOp::Or => Node::Or(l, r),
+                    BinaryOp::In => match ConstStrings::from_node(&r) {
+                        Some(set) => Node::InStrings(l, Arc::new(set)),
+                        None => Node::Binary(*op, l, r),
+                    },
                     _ => Node::Binary(*op, l, r),
                 };
                 Ok((node, ty))

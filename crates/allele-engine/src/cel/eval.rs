@@ -6,11 +6,13 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::compile::{MacroKind, Node, SlotPath, SlotTable};
+pub use super::activation::{Activation, Resolver};
+use super::compile::{MacroKind, Node};
 use super::functions;
 use super::parser::BinaryOp;
+use super::slot::{SlotValue, View, fast_relation};
 use super::time;
-use super::value::{MapKey, NANOS_PER_MILLI, Value, compare_numbers, map_get, values_equal};
+use super::value::{MapKey, Value, compare_numbers, map_get, values_equal};
 
 /// Steps one evaluation may take before it fails.
 pub const MAX_STEPS: u32 = 100_000;
@@ -34,57 +36,52 @@ impl std::fmt::Display for EvalError {
     }
 }
 
-/// Looks up the value of a slot path in the decision input.
-pub trait Resolver {
-    /// `None` when the path does not exist (a missing trait, say).
-    fn resolve(&self, path: &SlotPath) -> Option<Value>;
+/// An operand of a relation, seen where it lies: a constant of the tree, a
+/// slot of the input, or a value computed on the way.
+pub(super) enum Operand<'n, 'a> {
+    Const(&'n Value),
+    Slot(SlotValue<'a>),
+    Computed(Value),
 }
 
-/// The variables of one evaluation context: lazily resolved slots and `now`.
-pub struct Activation<'a> {
-    table: &'a SlotTable,
-    resolver: &'a dyn Resolver,
-    cache: Vec<Option<Option<Value>>>,
-    now: i128,
-}
-
-impl<'a> Activation<'a> {
-    pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
-        Self {
-            table,
-            resolver,
-            cache: vec![None; table.len()],
-            now: i128::from(now_ms) * NANOS_PER_MILLI,
-        }
-    }
-
-    fn slot(&mut self, id: u32) -> Result<Option<&Value>, EvalError> {
-        let index = id as usize;
-        let path = self
-            .table
-            .paths()
-            .get(index)
-            .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
-        let entry = self
-            .cache
-            .get_mut(index)
-            .ok_or_else(|| EvalError::new("internal error: unknown slot"))?;
-        if entry.is_none() {
-            *entry = Some(self.resolver.resolve(path));
-        }
-        Ok(entry.as_ref().and_then(Option::as_ref))
-    }
-
-    fn missing(&self, id: u32) -> EvalError {
-        match self.table.paths().get(id as usize) {
-            Some(path) => EvalError::new(format!("no such key: `{path}` is missing")),
-            None => EvalError::new("no such key"),
+impl Operand<'_, '_> {
+    #[inline]
+    pub(super) fn view(&self) -> View<'_> {
+        match self {
+            Operand::Const(value) => View::Value(value),
+            Operand::Slot(slot) => slot.view(),
+            Operand::Computed(value) => View::Value(value),
         }
     }
 }
 
 /// Evaluates a node to a value.
+///
+/// A boolean rule first goes through [`Frame::test`], which answers without
+/// building values; when it cannot answer (an error, a non-boolean, a
+/// construct it does not know) the rule is evaluated again from the start on
+/// the general path with a fresh budget, so results, error messages and the
+/// step budget are exactly the general path's.
 pub fn evaluate(node: &Node, activation: &mut Activation<'_>) -> Result<Value, EvalError> {
+    let mut frame = Frame {
+        activation,
+        locals: Vec::new(),
+        steps: MAX_STEPS,
+    };
+    if let Some(answer) = frame.test(node) {
+        return Ok(Value::Bool(answer));
+    }
+    frame.locals.clear();
+    frame.steps = MAX_STEPS;
+    frame.eval(node)
+}
+
+/// The general path alone, for tests that hold the fast path to it.
+#[cfg(test)]
+pub(crate) fn evaluate_general(
+    node: &Node,
+    activation: &mut Activation<'_>,
+) -> Result<Value, EvalError> {
     let mut frame = Frame {
         activation,
         locals: Vec::new(),
@@ -93,10 +90,17 @@ pub fn evaluate(node: &Node, activation: &mut Activation<'_>) -> Result<Value, E
     frame.eval(node)
 }
 
-struct Frame<'f, 'a> {
-    activation: &'f mut Activation<'a>,
+pub(super) struct Frame<'f, 'a> {
+    pub(super) activation: &'f mut Activation<'a>,
     locals: Vec<Value>,
-    steps: u32,
+    pub(super) steps: u32,
+}
+
+#[cold]
+fn over_budget() -> EvalError {
+    EvalError::new(format!(
+        "evaluation exceeded its budget of {MAX_STEPS} steps"
+    ))
 }
 
 fn type_error(op: &str, args: &[&Value]) -> EvalError {
@@ -111,26 +115,24 @@ fn type_error(op: &str, args: &[&Value]) -> EvalError {
     ))
 }
 
-impl Frame<'_, '_> {
-    fn charge(&mut self, cost: usize) -> Result<(), EvalError> {
+impl<'a> Frame<'_, 'a> {
+    #[inline]
+    pub(super) fn charge(&mut self, cost: usize) -> Result<(), EvalError> {
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-        if self.steps < cost {
-            return Err(EvalError::new(format!(
-                "evaluation exceeded its budget of {MAX_STEPS} steps"
-            )));
+        match self.steps.checked_sub(cost) {
+            Some(left) => {
+                self.steps = left;
+                Ok(())
+            }
+            None => Err(over_budget()),
         }
-        self.steps -= cost;
-        Ok(())
     }
 
-    fn eval(&mut self, node: &Node) -> Result<Value, EvalError> {
+    pub(super) fn eval(&mut self, node: &Node) -> Result<Value, EvalError> {
         self.charge(1)?;
         match node {
             Node::Const(value) => Ok(value.clone()),
-            Node::Slot(id) => match self.activation.slot(*id)? {
-                Some(value) => Ok(value.clone()),
-                None => Err(self.activation.missing(*id)),
-            },
+            Node::Slot(id) => self.activation.slot_value(*id),
             Node::HasSlot(id) => Ok(Value::Bool(self.activation.slot(*id)?.is_some())),
             Node::Now => Ok(Value::Timestamp(self.activation.now)),
             Node::Var(index) => self
@@ -211,14 +213,34 @@ impl Frame<'_, '_> {
                 other => Err(type_error("?:", &[&other])),
             },
             Node::Binary(op, left, right) => {
-                let left = self.eval(left)?;
-                let right = self.eval(right)?;
+                let left = self.operand(left)?;
+                let right = self.operand(right)?;
+                let (left, right) = (left.view(), right.view());
                 if *op == BinaryOp::In
-                    && let Value::List(items) = &right
+                    && let Some(len) = right.list_len()
                 {
-                    self.charge(items.len())?;
+                    self.charge(len)?;
                 }
-                binary(*op, &left, &right)
+                // owned values go straight to the operators; borrowed strings
+                // and lists are compared in place when that settles it
+                if let (View::Value(left), View::Value(right)) = (left, right) {
+                    return binary(*op, left, right);
+                }
+                if let Some(answer) = fast_relation(*op, left, right) {
+                    return Ok(Value::Bool(answer));
+                }
+                binary(*op, &left.to_value(), &right.to_value())
+            }
+            Node::InStrings(needle, set) => {
+                let needle = self.operand(needle)?;
+                // what the constant list node and `in` over it cost
+                self.charge(1)?;
+                self.charge(set.len())?;
+                let needle = needle.view();
+                match needle.as_str() {
+                    Some(text) => Ok(Value::Bool(set.contains(text))),
+                    None => binary(BinaryOp::In, &needle.to_value(), set.list()),
+                }
             }
             Node::Call(func, args) => match args.as_slice() {
                 [a] => {
@@ -247,6 +269,26 @@ impl Frame<'_, '_> {
                 let range = self.eval(range)?;
                 self.comprehension(*kind, &range, *var, body)
             }
+        }
+    }
+
+    /// Evaluates a node for a relation without copying constants or
+    /// converting slots; costs the same steps as [`Frame::eval`].
+    #[inline]
+    pub(super) fn operand<'n>(&mut self, node: &'n Node) -> Result<Operand<'n, 'a>, EvalError> {
+        match node {
+            Node::Const(value) => {
+                self.charge(1)?;
+                Ok(Operand::Const(value))
+            }
+            Node::Slot(id) => {
+                self.charge(1)?;
+                match self.activation.slot(*id)? {
+                    Some(slot) => Ok(Operand::Slot(slot.clone())),
+                    None => Err(self.activation.missing(*id)),
+                }
+            }
+            _ => self.eval(node).map(Operand::Computed),
         }
     }
 
@@ -349,7 +391,7 @@ fn index_value(target: &Value, key: &Value) -> Result<Value, EvalError> {
     }
 }
 
-fn binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value, EvalError> {
+pub(super) fn binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value, EvalError> {
     match op {
         BinaryOp::Eq => Ok(Value::Bool(values_equal(left, right))),
         BinaryOp::Ne => Ok(Value::Bool(!values_equal(left, right))),

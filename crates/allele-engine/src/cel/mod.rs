@@ -66,12 +66,15 @@
 //! [`parser::MAX_NESTING`] brackets deep; one evaluation takes at most
 //! [`eval::MAX_STEPS`] steps.
 
+mod activation;
 pub mod compile;
 pub mod eval;
 pub mod functions;
 pub mod lexer;
 pub mod parser;
+pub mod slot;
 pub mod time;
+mod truth;
 pub mod types;
 pub mod value;
 
@@ -80,6 +83,7 @@ use std::sync::Arc;
 pub use compile::{Node, PROFILE_FIELDS, Root, SlotPath, SlotTable};
 pub use eval::{Activation, EvalError, Resolver};
 pub use lexer::Span;
+pub use slot::SlotValue;
 pub use types::Ty;
 pub use value::Value;
 

@@ -43,6 +43,20 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// Comparisons and `in`: operators whose result is a boolean.
+    pub fn is_relation(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge
+                | BinaryOp::In
+        )
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Add => "+",
@@ -203,32 +217,43 @@ impl Parser {
     }
 
     fn span(&self) -> Span {
-        self.peek_token().span
+        // by reference: cloning the token would copy an identifier's text
+        self.tokens
+            .get(self.pos)
+            .or_else(|| self.tokens.last())
+            .map_or(Span::new(0, 0), |token| token.span)
     }
 
     fn bump(&mut self) -> Token {
-        let token = self.peek_token();
-        if self.pos < self.tokens.len() {
-            self.pos += 1;
+        // The parser never looks behind, so a consumed token's text is moved
+        // out rather than copied.
+        match self.tokens.get_mut(self.pos) {
+            Some(token) => {
+                self.pos += 1;
+                Token {
+                    tok: std::mem::replace(&mut token.tok, Tok::Eof),
+                    span: token.span,
+                }
+            }
+            None => self.peek_token(),
         }
-        token
     }
 
     fn expect(&mut self, want: &Tok) -> Result<Span, CelError> {
-        let token = self.peek_token();
-        if &token.tok == want {
+        if self.peek() == want {
+            let span = self.span();
             self.pos += 1;
-            Ok(token.span)
-        } else {
-            Err(CelError::new(
-                token.span,
-                format!(
-                    "expected `{}`, found {}",
-                    symbol(want),
-                    describe(&token.tok)
-                ),
-            ))
+            return Ok(span);
         }
+        let token = self.peek_token();
+        Err(CelError::new(
+            token.span,
+            format!(
+                "expected `{}`, found {}",
+                symbol(want),
+                describe(&token.tok)
+            ),
+        ))
     }
 
     /// Builds a node, enforcing the height and node-count limits.
@@ -367,7 +392,7 @@ impl Parser {
     fn unary(&mut self, depth: u16) -> Result<Expr, CelError> {
         self.guard(depth)?;
         let start = self.span();
-        match self.peek().clone() {
+        match self.peek() {
             Tok::Bang => {
                 self.bump();
                 let operand = self.unary(depth + 1)?;

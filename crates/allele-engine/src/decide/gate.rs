@@ -18,6 +18,70 @@ pub fn current_consent<'a>(
         .find(|r| r.purpose == purpose && (r.channel == channel || r.channel == "*"))
 }
 
+/// Why a gate admitted an action. Formatting waits until a reason is shown
+/// (only chosen actions list theirs), and `Display` gives the same text the
+/// `String` faces of the gates return.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Admit<'a> {
+    ConsentGiven {
+        purpose: &'a str,
+        channel: &'a str,
+    },
+    TransactionalConsent {
+        purpose: &'a str,
+        channel: &'a str,
+    },
+    TransactionalCaps,
+    NoCustomerCaps,
+    WithinCustomerCaps,
+    CustomerCap {
+        used: usize,
+        max: u32,
+        window_ms: u64,
+    },
+    NoContactCap,
+    ContactCap {
+        used: usize,
+        count: u32,
+        window_ms: u64,
+    },
+}
+
+impl std::fmt::Display for Admit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Admit::ConsentGiven { purpose, channel } => {
+                write!(f, "consent `given` for `{purpose}` on `{channel}`")
+            }
+            Admit::TransactionalConsent { purpose, channel } => {
+                write!(f, "transactional: no refusal of `{purpose}` on `{channel}`")
+            }
+            Admit::TransactionalCaps => f.write_str("transactional: customer caps do not apply"),
+            Admit::NoCustomerCaps => f.write_str("no customer caps"),
+            Admit::WithinCustomerCaps => f.write_str("within customer caps"),
+            Admit::CustomerCap {
+                used,
+                max,
+                window_ms,
+            } => write!(
+                f,
+                "customer cap: {used} of {max} marketing contacts in {}",
+                format_window(window_ms)
+            ),
+            Admit::NoContactCap => f.write_str("no contact cap"),
+            Admit::ContactCap {
+                used,
+                count,
+                window_ms,
+            } => write!(
+                f,
+                "contact cap: {used} of {count} in {}",
+                format_window(window_ms)
+            ),
+        }
+    }
+}
+
 /// DESIGN §8: marketing needs a `given` record for its purpose on the
 /// decision's channel; transactional needs none, but an explicit `refused`
 /// or `withdrawn` for its own purpose blocks it.
@@ -27,12 +91,24 @@ pub fn consent(
     channel: &str,
     records: &[ConsentRecord],
 ) -> Result<String, String> {
+    consent_admit(kind, purpose, channel, records).map(|admit| admit.to_string())
+}
+
+/// [`consent`] without formatting the reason to admit.
+pub fn consent_admit<'a>(
+    kind: Kind,
+    purpose: &'a str,
+    channel: &'a str,
+    records: &'a [ConsentRecord],
+) -> Result<Admit<'a>, String> {
     let current = current_consent(records, purpose, channel);
     match (kind, current) {
-        (Kind::Marketing, Some(record)) if record.status == ConsentStatus::Given => Ok(format!(
-            "consent `given` for `{purpose}` on `{}`",
-            record.channel
-        )),
+        (Kind::Marketing, Some(record)) if record.status == ConsentStatus::Given => {
+            Ok(Admit::ConsentGiven {
+                purpose,
+                channel: &record.channel,
+            })
+        }
         (Kind::Marketing, Some(record)) => Err(format!(
             "consent for `{purpose}` on `{}` is `{}`",
             record.channel,
@@ -46,9 +122,7 @@ pub fn consent(
                 record.channel
             ))
         }
-        (Kind::Transactional, _) => Ok(format!(
-            "transactional: no refusal of `{purpose}` on `{channel}`"
-        )),
+        (Kind::Transactional, _) => Ok(Admit::TransactionalConsent { purpose, channel }),
     }
 }
 
@@ -81,28 +155,39 @@ pub fn customer_caps(
     caps: Option<&CustomerCaps>,
     now_ms: i64,
 ) -> Result<String, String> {
+    customer_caps_admit(kind, caps, now_ms).map(|admit| admit.to_string())
+}
+
+/// [`customer_caps`] without formatting the reason to admit.
+pub fn customer_caps_admit(
+    kind: Kind,
+    caps: Option<&CustomerCaps>,
+    now_ms: i64,
+) -> Result<Admit<'static>, String> {
     if kind == Kind::Transactional {
-        return Ok("transactional: customer caps do not apply".to_string());
+        return Ok(Admit::TransactionalCaps);
     }
     let Some(caps) = caps else {
-        return Ok("no customer caps".to_string());
+        return Ok(Admit::NoCustomerCaps);
     };
     if caps.quiet_now {
         return Err("the customer's quiet hours are on".to_string());
     }
     let Some(max) = caps.max_marketing_contacts else {
-        return Ok("within customer caps".to_string());
+        return Ok(Admit::WithinCustomerCaps);
     };
     let used = recent(&caps.marketing_contacts, now_ms, caps.window_ms);
-    let window = format_window(caps.window_ms);
     if used >= max as usize {
         Err(format!(
-            "customer cap reached: {used} of {max} marketing contacts in {window}"
+            "customer cap reached: {used} of {max} marketing contacts in {}",
+            format_window(caps.window_ms)
         ))
     } else {
-        Ok(format!(
-            "customer cap: {used} of {max} marketing contacts in {window}"
-        ))
+        Ok(Admit::CustomerCap {
+            used,
+            max,
+            window_ms: caps.window_ms,
+        })
     }
 }
 
@@ -113,18 +198,31 @@ pub fn contact_cap(
     history: Option<&Vec<i64>>,
     now_ms: i64,
 ) -> Result<String, String> {
+    contact_cap_admit(cap, history, now_ms).map(|admit| admit.to_string())
+}
+
+/// [`contact_cap`] without formatting the reason to admit.
+pub fn contact_cap_admit(
+    cap: Option<&CapDoc>,
+    history: Option<&Vec<i64>>,
+    now_ms: i64,
+) -> Result<Admit<'static>, String> {
     let Some(cap) = cap else {
-        return Ok("no contact cap".to_string());
+        return Ok(Admit::NoContactCap);
     };
     let used = history.map_or(0, |h| recent(h, now_ms, cap.per_ms));
-    let window = format_window(cap.per_ms);
     if used >= cap.count as usize {
         Err(format!(
-            "contact cap reached: {used} of {} in {window}",
-            cap.count
+            "contact cap reached: {used} of {} in {}",
+            cap.count,
+            format_window(cap.per_ms)
         ))
     } else {
-        Ok(format!("contact cap: {used} of {} in {window}", cap.count))
+        Ok(Admit::ContactCap {
+            used,
+            count: cap.count,
+            window_ms: cap.per_ms,
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use crate::cel::{Activation, Expression, Value};
 use crate::holdout::is_held_out;
 use crate::rng::Rng;
 use crate::select::{Candidate, PickReason, select};
+use gate::Admit;
 
 pub use input::{
     ArmStats, ConsentRecord, ConsentStatus, CustomerCaps, DecisionInput, DecisionRequest, Identity,
@@ -90,14 +91,17 @@ pub struct Decision {
     pub trace: Vec<TraceEntry>,
 }
 
-/// An action that passed every gate, on its way to selection.
-struct Passed {
+/// An action that passed every gate, on its way to selection. Its reasons
+/// are written out only if it is chosen.
+struct Passed<'a> {
     action: usize,
     score: f64,
     propensity: f64,
+    context_weight: f64,
     weight: f64,
     posterior: Option<[f64; 2]>,
-    reasons: Vec<String>,
+    /// consent, customer caps, contact cap
+    admits: [Admit<'a>; 3],
 }
 
 enum RuleVerdict {
@@ -148,19 +152,25 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
         &doc.holdout.salt,
         &input.profile.id,
     );
-    let mut trace: Vec<Option<TraceEntry>> = vec![None; doc.actions.len()];
+    // One entry per action, in bundle order; an action that passes every
+    // gate gets its selection outcome once selection has run.
+    let mut trace: Vec<TraceEntry> = Vec::with_capacity(doc.actions.len());
     let mut passed = Vec::new();
     for (index, (action, compiled)) in bundle.actions().enumerate() {
         match gates(action, compiled, input, held_out, &mut activation) {
-            Ok(candidate) => passed.push(Passed {
-                action: index,
-                ..candidate
-            }),
-            Err((stage, reason)) => {
-                if let Some(slot) = trace.get_mut(index) {
-                    *slot = Some(entry(action, stage, Outcome::Excluded, reason));
-                }
+            Ok(candidate) => {
+                passed.push(Passed {
+                    action: index,
+                    ..candidate
+                });
+                trace.push(entry(
+                    action,
+                    Stage::Selection,
+                    Outcome::NotSelected,
+                    String::new(),
+                ));
             }
+            Err((stage, reason)) => trace.push(entry(action, stage, Outcome::Excluded, reason)),
         }
     }
 
@@ -198,7 +208,8 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
                 format!("selected: highest Thompson sample among {}", pick.among)
             }
         };
-        let mut reasons = chosen.reasons.clone();
+        let compiled = bundle.actions().nth(chosen.action).map(|(_, c)| c);
+        let mut reasons = admitted_reasons(action, compiled, input, chosen);
         reasons.push(why.clone());
         actions.push(ChosenAction {
             action_id: action.id.clone(),
@@ -208,29 +219,18 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             reasons,
         });
         if let Some(slot) = trace.get_mut(chosen.action) {
-            *slot = Some(entry(
-                action,
-                Stage::Selection,
-                Outcome::Selected,
-                format!("{why} (p = {})", pick.probability),
-            ));
+            slot.outcome = Outcome::Selected;
+            slot.reason = format!("{why} (p = {})", pick.probability);
         }
     }
     for candidate in &passed {
-        if let (Some(slot @ None), Some(action)) = (
-            trace.get_mut(candidate.action),
-            doc.actions.get(candidate.action),
-        ) {
-            let reason = format!(
+        if let Some(slot) = trace.get_mut(candidate.action)
+            && slot.outcome == Outcome::NotSelected
+        {
+            slot.reason = format!(
                 "passed every gate with score {} but was not selected",
                 candidate.score
             );
-            *slot = Some(entry(
-                action,
-                Stage::Selection,
-                Outcome::NotSelected,
-                reason,
-            ));
         }
     }
     let candidates = passed
@@ -245,7 +245,6 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             })
         })
         .collect();
-    let mut trace: Vec<TraceEntry> = trace.into_iter().flatten().collect();
     if trace.is_empty() {
         trace.push(TraceEntry {
             action_id: String::new(),
@@ -272,14 +271,44 @@ fn entry(action: &ActionDoc, stage: Stage, outcome: Outcome, reason: String) -> 
     }
 }
 
-/// Runs one action through every gate up to the threshold.
-fn gates(
+/// Why a chosen action passed each gate, in pipeline order: the same
+/// reasons the gates established, formatted now.
+fn admitted_reasons(
     action: &ActionDoc,
-    compiled: &CompiledAction,
+    compiled: Option<&CompiledAction>,
     input: &DecisionInput,
+    passed: &Passed<'_>,
+) -> Vec<String> {
+    let mut reasons = Vec::with_capacity(9);
+    reasons.push(format!("offered on `{}`", input.request.channel));
+    if let Some(compiled) = compiled {
+        for rule in [
+            &compiled.eligibility,
+            &compiled.applicability,
+            &compiled.suitability,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            reasons.push(format!("`{}` is true", rule.source));
+        }
+    }
+    reasons.extend(passed.admits.iter().map(Admit::to_string));
+    reasons.push(format!(
+        "score {} = propensity {} × context weight {} × value {} × lever {}",
+        passed.score, passed.propensity, passed.context_weight, action.value, action.lever
+    ));
+    reasons
+}
+
+/// Runs one action through every gate up to the threshold.
+fn gates<'a>(
+    action: &'a ActionDoc,
+    compiled: &CompiledAction,
+    input: &'a DecisionInput,
     held_out: bool,
     activation: &mut Activation<'_>,
-) -> Result<Passed, (Stage, String)> {
+) -> Result<Passed<'a>, (Stage, String)> {
     let channel = &input.request.channel;
     if !action.channels.iter().any(|c| c == channel) {
         return Err((
@@ -290,7 +319,6 @@ fn gates(
             ),
         ));
     }
-    let mut reasons = vec![format!("offered on `{channel}`")];
     for (stage, rule) in [
         (Stage::Eligibility, &compiled.eligibility),
         (Stage::Applicability, &compiled.applicability),
@@ -299,32 +327,25 @@ fn gates(
         if let RuleVerdict::Fail(reason) = run_rule(rule.as_ref(), activation) {
             return Err((stage, reason));
         }
-        if let Some(rule) = rule {
-            reasons.push(format!("`{}` is true", rule.source));
-        }
     }
     let now = input.now_ms;
-    reasons.push(
-        gate::consent(
+    let admits = [
+        gate::consent_admit(
             action.kind,
             &action.purpose,
             channel,
             &input.profile.consent,
         )
         .map_err(|r| (Stage::Consent, r))?,
-    );
-    reasons.push(
-        gate::customer_caps(action.kind, input.customer_caps.as_ref(), now)
+        gate::customer_caps_admit(action.kind, input.customer_caps.as_ref(), now)
             .map_err(|r| (Stage::CustomerCaps, r))?,
-    );
-    reasons.push(
-        gate::contact_cap(
+        gate::contact_cap_admit(
             action.caps.as_ref(),
             input.contact_history.get(&action.id),
             now,
         )
         .map_err(|r| (Stage::ContactCaps, r))?,
-    );
+    ];
     if held_out && action.kind == Kind::Marketing {
         return Err((
             Stage::Holdout,
@@ -363,10 +384,6 @@ fn gates(
     };
     let weight = context_weight * action.value * action.lever;
     let score = propensity * weight;
-    reasons.push(format!(
-        "score {score} = propensity {propensity} × context weight {context_weight} × value {} × lever {}",
-        action.value, action.lever
-    ));
     if !score.is_finite() {
         return Err((Stage::Threshold, format!("score `{score}` is not finite")));
     }
@@ -382,9 +399,10 @@ fn gates(
         action: 0,
         score,
         propensity,
+        context_weight,
         weight,
         posterior,
-        reasons,
+        admits,
     })
 }
 

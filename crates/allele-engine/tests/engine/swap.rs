@@ -62,7 +62,10 @@ fn decisions_during_swaps_land_on_the_old_or_the_new_bundle() {
                 scope.spawn(|| {
                     let mut seen = BTreeSet::new();
                     let mut decisions = 0u64;
-                    while !done.load(Ordering::Acquire) || decisions < 50 {
+                    loop {
+                        // read before deciding: a decision that starts after
+                        // `done` was seen runs on the last version
+                        let finished = done.load(Ordering::Acquire);
                         let before = installed.load(Ordering::Acquire);
                         let bundle = registry.active("ws").expect("a bundle is always active");
                         let decision = decide(&bundle.bundle, &input);
@@ -77,6 +80,9 @@ fn decisions_during_swaps_land_on_the_old_or_the_new_bundle() {
                         assert!(!decision.trace.is_empty());
                         seen.insert(decision.bundle_version);
                         decisions += 1;
+                        if finished && decisions >= 50 {
+                            break;
+                        }
                     }
                     seen
                 })

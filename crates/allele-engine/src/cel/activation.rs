@@ -1,0 +1,127 @@
+//! The variables of one evaluation: slots resolved lazily, at most once per
+//! [`Activation`] (one decision), through a [`Resolver`] the caller provides.
+
+use super::compile::{SlotPath, SlotTable};
+use super::eval::EvalError;
+use super::slot::SlotValue;
+use super::value::{NANOS_PER_MILLI, Value};
+
+/// Looks up the value of a slot path in the decision input.
+pub trait Resolver {
+    /// `None` when the path does not exist (a missing trait, say).
+    fn resolve(&self, path: &SlotPath) -> Option<Value>;
+
+    /// The same value, borrowed from the input where it can be: resolving a
+    /// slot then allocates nothing. The default converts [`Resolver::resolve`].
+    fn resolve_borrowed(&self, path: &SlotPath) -> Option<SlotValue<'_>> {
+        self.resolve(path).map(SlotValue::Owned)
+    }
+}
+
+/// Slot tables of up to this many slots (a single rule, a small bundle) keep
+/// their cache inline, so a fresh activation allocates nothing.
+const INLINE_SLOTS: usize = 8;
+
+/// Per slot: `None` until resolved, then what the resolver returned
+/// (`Some(None)`: the path is missing). The outer `Option` costs no space,
+/// and the resolver's answer is stored exactly as returned, so it can be
+/// written in place.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline variant is the point: no allocation per activation"
+)]
+enum Cache<'a> {
+    Inline([Option<Option<SlotValue<'a>>>; INLINE_SLOTS]),
+    Heap(Vec<Option<Option<SlotValue<'a>>>>),
+}
+
+/// The variables of one evaluation context: lazily resolved slots and `now`.
+pub struct Activation<'a> {
+    table: &'a SlotTable,
+    resolver: &'a dyn Resolver,
+    cache: Cache<'a>,
+    pub(super) now: i128,
+}
+
+impl<'a> Activation<'a> {
+    pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
+        let cache = if table.len() <= INLINE_SLOTS {
+            Cache::Inline([const { None }; INLINE_SLOTS])
+        } else {
+            Cache::Heap(vec![None; table.len()])
+        };
+        Self {
+            table,
+            resolver,
+            cache,
+            now: i128::from(now_ms) * NANOS_PER_MILLI,
+        }
+    }
+
+    #[inline(always)]
+    fn entry(&mut self, id: u32) -> Result<&mut Option<SlotValue<'a>>, EvalError> {
+        let index = id as usize;
+        let entry = match &mut self.cache {
+            Cache::Inline(entries) => entries.get_mut(index),
+            Cache::Heap(entries) => entries.get_mut(index),
+        }
+        .ok_or_else(unknown_slot)?;
+        if entry.is_none() {
+            let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
+            let resolver = self.resolver;
+            return Ok(entry.get_or_insert_with(|| resolver.resolve_borrowed(path)));
+        }
+        entry.as_mut().ok_or_else(unknown_slot)
+    }
+
+    /// Resolves a slot for [`Activation::peek`]: `Some(false)` when it is
+    /// missing, `None` on an internal error.
+    #[inline(always)]
+    pub(super) fn prepare(&mut self, id: u32) -> Option<bool> {
+        Some(self.entry(id).ok()?.is_some())
+    }
+
+    /// The slot as resolved, borrowed where the resolver could borrow.
+    #[inline(always)]
+    pub(super) fn slot(&mut self, id: u32) -> Result<Option<&SlotValue<'a>>, EvalError> {
+        Ok(self.entry(id)?.as_ref())
+    }
+
+    /// A slot already resolved by [`Activation::slot`].
+    #[inline(always)]
+    pub(super) fn peek(&self, id: u32) -> Option<&SlotValue<'a>> {
+        let entry = match &self.cache {
+            Cache::Inline(entries) => entries.get(id as usize),
+            Cache::Heap(entries) => entries.get(id as usize),
+        };
+        entry?.as_ref()?.as_ref()
+    }
+
+    /// The slot as an owned value; the converted form replaces the borrowed
+    /// one, so a slot is converted at most once per activation.
+    pub(super) fn slot_value(&mut self, id: u32) -> Result<Value, EvalError> {
+        let entry = self.entry(id)?;
+        match entry {
+            Some(SlotValue::Owned(value)) => Ok(value.clone()),
+            Some(borrowed) => {
+                let value = borrowed.to_value();
+                *entry = Some(SlotValue::Owned(value.clone()));
+                Ok(value)
+            }
+            None => Err(self.missing(id)),
+        }
+    }
+
+    pub(super) fn missing(&self, id: u32) -> EvalError {
+        match self.table.paths().get(id as usize) {
+            Some(path) => EvalError::new(format!("no such key: `{path}` is missing")),
+            None => EvalError::new("no such key"),
+        }
+    }
+}
+
+#[cold]
+fn unknown_slot() -> EvalError {
+    EvalError::new("internal error: unknown slot")
+}

@@ -1,0 +1,241 @@
+//! Slot values borrowed from the decision input, and the operators that can
+//! work on them without first building an owned [`Value`].
+//!
+//! A resolver hands the evaluator a [`SlotValue`]: a string, a JSON array or
+//! object, or the profile's segment list stays a reference into the input, so
+//! resolving `profile.traits.country` or `profile.segments` allocates
+//! nothing. Comparisons and `in` read these views directly; any other use
+//! converts the slot to a [`Value`] once (and the activation keeps the
+//! converted form), so the general evaluator never sees a borrowed value and
+//! every result, error message included, is the one the owned path gives.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::compile::Node;
+
+use super::parser::BinaryOp;
+use super::value::{Value, compare_numbers};
+
+/// What a slot resolved to.
+#[derive(Debug, Clone)]
+pub enum SlotValue<'a> {
+    /// Scalars, and composite values the resolver had to build.
+    Owned(Value),
+    Str(&'a str),
+    /// A JSON array or object (scalars arrive as `Owned` or `Str`).
+    Json(&'a Json),
+    /// A list of strings kept as such in the input (`profile.segments`).
+    Strings(&'a [String]),
+}
+
+impl<'a> SlotValue<'a> {
+    /// Borrows what can be borrowed: strings, arrays and objects.
+    pub fn from_json(json: &'a Json) -> SlotValue<'a> {
+        match json {
+            Json::String(s) => SlotValue::Str(s),
+            Json::Array(_) | Json::Object(_) => SlotValue::Json(json),
+            scalar => SlotValue::Owned(Value::from_json(scalar)),
+        }
+    }
+
+    /// The owned value the evaluator's general path works on.
+    pub fn to_value(&self) -> Value {
+        match self {
+            SlotValue::Owned(value) => value.clone(),
+            SlotValue::Str(s) => Value::string(s),
+            SlotValue::Json(json) => Value::from_json(json),
+            SlotValue::Strings(items) => {
+                Value::List(items.iter().map(|s| Value::string(s)).collect())
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub fn view(&self) -> View<'_> {
+        match self {
+            SlotValue::Owned(value) => View::Value(value),
+            SlotValue::Str(s) => View::Str(s),
+            SlotValue::Json(json) => View::Json(json),
+            SlotValue::Strings(items) => View::Strings(items),
+        }
+    }
+}
+
+/// A read-only look at an operand, whatever holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum View<'v> {
+    Value(&'v Value),
+    Str(&'v str),
+    Json(&'v Json),
+    Strings(&'v [String]),
+}
+
+impl<'v> View<'v> {
+    #[inline(always)]
+    pub fn as_str(self) -> Option<&'v str> {
+        match self {
+            View::Str(s) => Some(s),
+            View::Value(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The length `in` charges to the step budget: the list's length, as the
+    /// owned path charges it.
+    #[inline(always)]
+    pub fn list_len(self) -> Option<usize> {
+        match self {
+            View::Value(Value::List(items)) => Some(items.len()),
+            View::Strings(items) => Some(items.len()),
+            View::Json(Json::Array(items)) => Some(items.len()),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(self) -> Cow<'v, Value> {
+        match self {
+            View::Value(value) => Cow::Borrowed(value),
+            View::Str(s) => Cow::Owned(Value::string(s)),
+            View::Json(json) => Cow::Owned(Value::from_json(json)),
+            View::Strings(items) => Cow::Owned(Value::List(
+                items.iter().map(|s| Value::string(s)).collect(),
+            )),
+        }
+    }
+}
+
+/// Comparison and membership on views, where the answer needs no owned
+/// value. `None` means "take the owned path", which then decides (and words
+/// any error) exactly as before.
+#[inline]
+pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bool> {
+    if let (View::Value(a), View::Value(b)) = (left, right) {
+        return scalar_relation(op, a, b);
+    }
+    let ordered = |test: fn(Ordering) -> bool| -> Option<bool> {
+        Some(test(left.as_str()?.cmp(right.as_str()?)))
+    };
+    match op {
+        BinaryOp::Eq => Some(left.as_str()? == right.as_str()?),
+        BinaryOp::Ne => Some(left.as_str()? != right.as_str()?),
+        BinaryOp::Lt => ordered(Ordering::is_lt),
+        BinaryOp::Le => ordered(Ordering::is_le),
+        BinaryOp::Gt => ordered(Ordering::is_gt),
+        BinaryOp::Ge => ordered(Ordering::is_ge),
+        BinaryOp::In => {
+            // CEL equality between a string and any other kind is false, so
+            // a string needle matches only equal strings.
+            let needle = left.as_str()?;
+            match right {
+                View::Strings(items) => Some(items.iter().any(|item| item == needle)),
+                View::Value(Value::List(items)) => Some(
+                    items
+                        .iter()
+                        .any(|item| matches!(item, Value::String(s) if **s == *needle)),
+                ),
+                View::Json(Json::Array(items)) => Some(
+                    items
+                        .iter()
+                        .any(|item| matches!(item, Json::String(s) if s == needle)),
+                ),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Numbers (across int, uint and double, as CEL compares them) and booleans.
+#[inline]
+fn scalar_relation(op: BinaryOp, left: &Value, right: &Value) -> Option<bool> {
+    if let (Value::Bool(a), Value::Bool(b)) = (left, right) {
+        return match op {
+            BinaryOp::Eq => Some(a == b),
+            BinaryOp::Ne => Some(a != b),
+            _ => None,
+        };
+    }
+    if !(is_number(left) && is_number(right)) {
+        return None;
+    }
+    // `None` is NaN: unordered, unequal
+    let ordering = compare_numbers(left, right);
+    match op {
+        BinaryOp::Eq => Some(ordering == Some(Ordering::Equal)),
+        BinaryOp::Ne => Some(ordering != Some(Ordering::Equal)),
+        BinaryOp::Lt => Some(ordering == Some(Ordering::Less)),
+        BinaryOp::Le => Some(matches!(ordering, Some(Ordering::Less | Ordering::Equal))),
+        BinaryOp::Gt => Some(ordering == Some(Ordering::Greater)),
+        BinaryOp::Ge => Some(matches!(
+            ordering,
+            Some(Ordering::Greater | Ordering::Equal)
+        )),
+        _ => None,
+    }
+}
+
+fn is_number(value: &Value) -> bool {
+    matches!(value, Value::Int(_) | Value::Uint(_) | Value::Double(_))
+}
+
+/// Constant lists at least this long get a sorted index for `in`; shorter
+/// ones are scanned, which is as fast.
+const INDEXED_LIST_LEN: usize = 8;
+
+/// A constant list of strings with a sorted copy for binary search, chosen at
+/// compile time for `needle in [...]`.
+#[derive(Debug)]
+pub struct ConstStrings {
+    list: Value,
+    len: usize,
+    sorted: Box<[Arc<str>]>,
+}
+
+impl ConstStrings {
+    pub(super) fn from_node(node: &Node) -> Option<ConstStrings> {
+        let Node::Const(list @ Value::List(items)) = node else {
+            return None;
+        };
+        if items.len() < INDEXED_LIST_LEN {
+            return None;
+        }
+        let mut sorted = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let Value::String(text) = item else {
+                return None;
+            };
+            sorted.push(text.clone());
+        }
+        sorted.sort_unstable();
+        sorted.dedup();
+        Some(ConstStrings {
+            list: list.clone(),
+            len: items.len(),
+            sorted: sorted.into_boxed_slice(),
+        })
+    }
+
+    /// The list as written (duplicates included).
+    pub fn list(&self) -> &Value {
+        &self.list
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.sorted
+            .binary_search_by(|item| (**item).cmp(text))
+            .is_ok()
+    }
+}

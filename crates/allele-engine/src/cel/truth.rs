@@ -1,0 +1,146 @@
+//! The boolean fast path of the evaluator: rules are mostly `&&`, `||`, `!`
+//! and comparisons of a slot with a constant, and answering those as plain
+//! `bool`s (no `Value` per node, no `Result` per node) is most of the speed
+//! of a rule. Anything else is handed to the general [`Frame::eval`] within
+//! the same budget.
+//!
+//! The contract with [`super::eval::evaluate`]: `Some(answer)` only when the
+//! general path would give `Ok(Bool(answer))` within the same budget (this
+//! path charges every node the general path charges, though not always in
+//! the same order: that order only matters for a failure, and every failure
+//! here is `None`); `None` whenever the general path would give anything else
+//! or this path cannot tell, and the caller then re-runs the general path.
+
+use super::compile::Node;
+use super::eval::{Frame, binary};
+use super::parser::BinaryOp;
+use super::slot::{View, fast_relation};
+use super::value::Value;
+
+impl Frame<'_, '_> {
+    pub(super) fn test(&mut self, node: &Node) -> Option<bool> {
+        match node {
+            Node::Const(Value::Bool(b)) => {
+                self.pay(1)?;
+                Some(*b)
+            }
+            Node::HasSlot(id) => {
+                self.pay(1)?;
+                Some(self.activation.slot(*id).ok()?.is_some())
+            }
+            Node::Not(operand) => {
+                self.pay(1)?;
+                Some(!self.test(operand)?)
+            }
+            Node::And(left, right) => {
+                self.pay(1)?;
+                // `false && x` is false whatever `x` is; `true && x` is `x`
+                // when `x` is a boolean (an error or a non-boolean on either
+                // side takes the general path)
+                if !self.test(left)? {
+                    return Some(false);
+                }
+                self.test(right)
+            }
+            Node::Or(left, right) => {
+                self.pay(1)?;
+                if self.test(left)? {
+                    return Some(true);
+                }
+                self.test(right)
+            }
+            Node::Cond(cond, then, otherwise) => {
+                self.pay(1)?;
+                if self.test(cond)? {
+                    self.test(then)
+                } else {
+                    self.test(otherwise)
+                }
+            }
+            Node::Binary(op, left, right) if op.is_relation() => {
+                self.pay(1)?;
+                let (mut left_value, mut right_value) = (None, None);
+                self.stage(left, &mut left_value)?;
+                self.stage(right, &mut right_value)?;
+                let left = self.peek(left, left_value.as_ref())?;
+                let right = self.peek(right, right_value.as_ref())?;
+                let listed = match op {
+                    BinaryOp::In => right.list_len(),
+                    _ => None,
+                };
+                let answer = match fast_relation(*op, left, right) {
+                    Some(answer) => answer,
+                    None => match binary(*op, &left.to_value(), &right.to_value()) {
+                        Ok(Value::Bool(answer)) => answer,
+                        _ => return None,
+                    },
+                };
+                // `in` over a list costs its length; charged last, which only
+                // matters when the budget runs out, and then the general
+                // path words the error
+                self.pay(listed.unwrap_or(0))?;
+                Some(answer)
+            }
+            Node::InStrings(needle, set) => {
+                self.pay(2 + set.len())?;
+                let mut needle_value = None;
+                self.stage(needle, &mut needle_value)?;
+                let needle = self.peek(needle, needle_value.as_ref())?;
+                match needle.as_str() {
+                    Some(text) => Some(set.contains(text)),
+                    None => match binary(BinaryOp::In, &needle.to_value(), set.list()) {
+                        Ok(Value::Bool(answer)) => Some(answer),
+                        _ => None,
+                    },
+                }
+            }
+            // charges its own step
+            other => match self.eval(other) {
+                Ok(Value::Bool(answer)) => Some(answer),
+                _ => None,
+            },
+        }
+    }
+
+    /// [`Frame::charge`] for this path, where running out is just `None`.
+    #[inline(always)]
+    fn pay(&mut self, cost: usize) -> Option<()> {
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        self.steps = self.steps.checked_sub(cost)?;
+        Some(())
+    }
+
+    /// Gets an operand ready to be looked at: charges a constant or a slot
+    /// and resolves the slot (a missing one takes the general path, which
+    /// words the error), or evaluates anything else into `computed`.
+    #[inline(always)]
+    fn stage(&mut self, node: &Node, computed: &mut Option<Value>) -> Option<()> {
+        match node {
+            Node::Const(_) => self.pay(1),
+            Node::Slot(id) => {
+                self.pay(1)?;
+                self.activation.prepare(*id)?.then_some(())
+            }
+            other => {
+                *computed = Some(self.eval(other).ok()?);
+                Some(())
+            }
+        }
+    }
+
+    /// A staged operand, borrowed where it lies.
+    #[inline(always)]
+    fn peek<'v>(&'v self, node: &'v Node, staged: Option<&'v Value>) -> Option<View<'v>> {
+        if let Some(value) = staged {
+            return Some(View::Value(value));
+        }
+        match node {
+            Node::Const(value) => Some(View::Value(value)),
+            Node::Slot(id) => Some(self.activation.peek(*id)?.view()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
