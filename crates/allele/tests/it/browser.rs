@@ -7,7 +7,7 @@
 //! target and wasm-bindgen-cli: fails when missing under `CI=true`, skips
 //! with the reason otherwise.
 
-use crate::common::{Server, bin, client, read, require_tool, unique};
+use crate::common::{Server, client, decide_key, read, require_tool, unique};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,19 +143,6 @@ pub fn put(server: &Server, path: &str, content_type: &str, body: String) -> (u1
             .send()
             .expect("put"),
     )
-}
-
-fn decide_key(server: &Server) -> String {
-    let out = Command::new(bin())
-        .args(["keys", "create", "--role", "decide", "--data"])
-        .arg(&server.data)
-        .output()
-        .expect("keys");
-    assert!(out.status.success());
-    serde_json::from_slice::<Value>(&out.stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string()
 }
 
 /// People with different traits and consents, so every gate has work.

@@ -199,3 +199,30 @@ pub fn require_tool(ok: bool, what: &str) -> bool {
     eprintln!("SKIPPED: {what} is missing (it is required when CI=true)");
     false
 }
+
+/// A `decide` key, made with `allele keys create` on the server's data dir.
+pub fn decide_key(server: &Server) -> String {
+    let out = Command::new(bin())
+        .args(["keys", "create", "--role", "decide", "--data"])
+        .arg(&server.data)
+        .output()
+        .expect("keys");
+    assert!(out.status.success());
+    serde_json::from_slice::<Value>(&out.stdout).expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_string()
+}
+
+/// `PUT /v1/policies` with a YAML source, as the admin.
+pub fn publish_policy(server: &Server, policy: &str) -> (u16, Value) {
+    read(
+        client()
+            .put(format!("{}/v1/policies", server.url))
+            .bearer_auth(&server.admin_key)
+            .header("content-type", "application/yaml")
+            .body(policy.to_string())
+            .send()
+            .expect("publish"),
+    )
+}

@@ -3,9 +3,8 @@
 //! at some moment of its request (the old one or the new one); and many
 //! decisions for one person at the same instant never exceed a cap.
 
-use crate::common::{Server, bin, client, read, unique};
-use serde_json::{Value, json};
-use std::process::Command;
+use crate::common::{Server, client, decide_key, read, unique};
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 fn thousand_rules(salt: u64) -> String {
@@ -19,19 +18,6 @@ fn thousand_rules(salt: u64) -> String {
         ));
     }
     policy
-}
-
-fn decide_key(server: &Server) -> String {
-    let out = Command::new(bin())
-        .args(["keys", "create", "--role", "decide", "--data"])
-        .arg(&server.data)
-        .output()
-        .expect("keys");
-    assert!(out.status.success());
-    serde_json::from_slice::<Value>(&out.stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string()
 }
 
 fn publish(server: &Server, salt: u64) -> u64 {

@@ -2,7 +2,7 @@
 //! ETag and long-poll, consent and caps enforced by the engine, rollback,
 //! and a tampered bundle refused.
 
-use crate::common::{Server, bin, client, read, unique};
+use crate::common::{Server, bin, client, decide_key, publish_policy as publish, read, unique};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,18 +29,6 @@ actions:
     propensity: { expression: "0.5" }
 "#;
 
-fn publish(server: &Server, policy: &str) -> (u16, Value) {
-    read(
-        client()
-            .put(format!("{}/v1/policies", server.url))
-            .bearer_auth(&server.admin_key)
-            .header("content-type", "application/yaml")
-            .body(policy.to_string())
-            .send()
-            .expect("publish"),
-    )
-}
-
 fn decide(server: &Server, key: &str, user: &str) -> (u16, Value) {
     let body = json!({"user_id": user, "touchpoint": "web", "channel": "email", "context": {"page": "/home"}});
     read(
@@ -51,19 +39,6 @@ fn decide(server: &Server, key: &str, user: &str) -> (u16, Value) {
             .send()
             .expect("decide"),
     )
-}
-
-fn decide_key(server: &Server) -> String {
-    let out = Command::new(bin())
-        .args(["keys", "create", "--role", "decide", "--data"])
-        .arg(&server.data)
-        .output()
-        .expect("keys");
-    assert!(out.status.success());
-    serde_json::from_slice::<Value>(&out.stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string()
 }
 
 fn chosen(decision: &Value) -> Vec<String> {

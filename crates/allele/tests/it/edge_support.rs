@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub use crate::common::decide_key;
 use crate::common::{Server, bin, client, read};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -240,19 +241,6 @@ impl Drop for EdgeProc {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-pub fn decide_key(server: &Server) -> String {
-    let out = Command::new(bin())
-        .args(["keys", "create", "--role", "decide", "--data"])
-        .arg(&server.data)
-        .output()
-        .expect("keys");
-    assert!(out.status.success());
-    serde_json::from_slice::<Value>(&out.stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string()
 }
 
 pub fn publish(server: &Server, policy: &str) {

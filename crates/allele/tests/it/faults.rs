@@ -3,7 +3,7 @@
 //! case no acknowledged write is lost, nothing half-applied is visible after
 //! a restart, and clients get a clear answer instead of a hang.
 
-use crate::common::{Server, client, read, require_tool, unique};
+use crate::common::{Server, client, publish_policy as publish, read, require_tool, unique};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -110,18 +110,6 @@ fn a_full_disk_answers_507_and_loses_no_acknowledged_event() {
 }
 
 const POLICY: &str = "selection: top\nactions:\n  - id: receipt\n    channels: [email]\n    purpose: dpv:ServiceProvision\n    kind: transactional\n    value: 1\n    propensity: { expression: \"0.5\" }\n";
-
-fn publish(server: &Server, source: &str) -> (u16, Value) {
-    read(
-        client()
-            .put(format!("{}/v1/policies", server.url))
-            .bearer_auth(&server.admin_key)
-            .header("content-type", "application/yaml")
-            .body(source.to_string())
-            .send()
-            .expect("publish"),
-    )
-}
 
 #[test]
 fn killed_during_publish_or_erasure_shows_all_or_nothing() {
