@@ -35,13 +35,21 @@ pub fn computed(
         if key == "count_30d" {
             out.insert(
                 "revenue_30d".into(),
-                json!(rows.iter().map(|(_, _, revenue)| revenue).sum::<f64>()),
+                json!(
+                    rows.iter()
+                        .map(|(_, _, revenue)| revenue)
+                        .fold(0.0, |sum, r| sum + r)
+                ),
             );
         }
         if key == "count_all" {
             out.insert(
                 "revenue_all".into(),
-                json!(rows.iter().map(|(_, _, revenue)| revenue).sum::<f64>()),
+                json!(
+                    rows.iter()
+                        .map(|(_, _, revenue)| revenue)
+                        .fold(0.0, |sum, r| sum + r)
+                ),
             );
         }
         out.insert(key.into(), Value::Object(counts));

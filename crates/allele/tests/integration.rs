@@ -24,6 +24,8 @@ mod concurrent;
 mod conformance;
 #[path = "it/console.rs"]
 mod console;
+#[path = "it/console_browser.rs"]
+mod console_browser;
 #[path = "it/console_pages.rs"]
 mod console_pages;
 #[path = "it/customer.rs"]
