@@ -222,6 +222,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/policies/activate", post(console::activate))
         .route("/decisions", get(console::decisions))
         .route("/experiments", get(console::experiments))
+        .route("/learning", get(console::learning))
         .route("/attribution", get(console::attribution))
         .route("/funnels", get(console::funnels))
         .route("/listening", get(console::listening))

@@ -14,6 +14,7 @@ mod charts;
 mod decisions;
 mod experiments;
 mod ideas;
+mod learning;
 mod overview;
 mod policies;
 mod privacy;
@@ -24,6 +25,7 @@ pub use assets::asset;
 pub use decisions::decisions;
 pub use experiments::experiments;
 pub use ideas::{ideas, moderate};
+pub use learning::learning;
 pub use overview::overview;
 pub use policies::{activate, policies, post_policy};
 pub use privacy::privacy;
@@ -163,6 +165,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/policies", "Policies"),
     ("/decisions", "Decisions"),
     ("/experiments", "Experiments"),
+    ("/learning", "Learning"),
     ("/attribution", "Attribution"),
     ("/funnels", "Funnels"),
     ("/listening", "Listening"),

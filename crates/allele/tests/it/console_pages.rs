@@ -24,6 +24,7 @@ const PAGES: &[&str] = &[
     "/policies",
     "/decisions",
     "/experiments",
+    "/learning",
     "/attribution",
     "/funnels",
     "/listening",
@@ -33,11 +34,11 @@ const PAGES: &[&str] = &[
 
 /// A logged-in browser: the session cookie, the page's CSRF token, and the
 /// Origin a same-origin form post carries.
-struct Browser {
+pub struct Browser {
     http: reqwest::blocking::Client,
     base: String,
     cookie: String,
-    csrf: String,
+    pub csrf: String,
 }
 
 fn no_redirects() -> reqwest::blocking::Client {
@@ -54,7 +55,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 impl Browser {
-    fn login(server: &Server) -> Browser {
+    pub fn login(server: &Server) -> Browser {
         let http = no_redirects();
         let response = http
             .post(format!("{}/login", server.url))
@@ -82,7 +83,7 @@ impl Browser {
         browser
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub fn get(&self, path: &str) -> (u16, String) {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
@@ -94,7 +95,7 @@ impl Browser {
     }
 
     /// A form post as the browser sends it: cookie, Origin, fields.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
         let response = self
             .http
             .post(format!("{}{path}", self.base))

@@ -124,7 +124,31 @@ fn heterogeneity_finds_the_touchpoint_and_proposes_a_scored_rule() {
         "{first}"
     );
     assert!(first["snips_gain"].as_f64() > Some(0.0), "{first}");
-    // The proposal is a valid policy the marketer can publish as it is.
+    // The console's learning page shows the same cells and proposal, and
+    // accepting it there publishes it as the next version.
+    let browser = crate::console_pages::Browser::login(&server);
+    let (status, html) = browser.get("/learning?action=offer&min_n=20");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("context.touchpoint") && html.contains("Accept and publish"),
+        "{html}"
+    );
+    assert!(
+        html.contains("+  applicability: context.touchpoint == &#34;store&#34;"),
+        "{html}"
+    );
+    let (status, _, _) = browser.post(
+        "/policies",
+        &[
+            ("csrf", browser.csrf.as_str()),
+            ("source", first["policy"].as_str().expect("policy")),
+            ("intent", "publish"),
+        ],
+    );
+    assert!(status == 200 || status == 303, "{status}");
+    let (_, latest) = server.admin_get("/v1/bundles/latest");
+    assert_eq!(latest["version"], 2, "accepting published the proposal");
+    // The proposal is also a valid policy to publish through the API.
     let (status, body) = read(
         client()
             .put(format!("{}/v1/policies", server.url))
