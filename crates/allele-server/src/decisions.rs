@@ -2,6 +2,7 @@
 //! the active bundle, logged with their probabilities, and their outcomes.
 
 use crate::AppState;
+use crate::computed::Wanted;
 use crate::error::HttpError;
 use allele_engine::decide::Identity;
 use allele_engine::{
@@ -71,6 +72,18 @@ pub(crate) fn engine_view(
     root: &str,
     view: read::ProfileView,
 ) -> Result<ProfileView, StoreError> {
+    engine_view_wanted(conn, ws, root, view, Wanted::All)
+}
+
+/// The profile with only the computed traits in `wanted` (plus those the
+/// workspace's segments read, so memberships stay exact).
+fn engine_view_wanted(
+    conn: &allele_store::Connection,
+    ws: &str,
+    root: &str,
+    view: read::ProfileView,
+    mut wanted: Wanted,
+) -> Result<ProfileView, StoreError> {
     let consent = read::consent_ledger(conn, root)?
         .into_iter()
         .filter_map(|record| {
@@ -106,8 +119,19 @@ pub(crate) fn engine_view(
         last_seen: millis(view.last_seen.as_deref()),
     };
     let now = now_ms();
-    profile.computed = crate::computed::computed(conn, root, profile.last_seen, now)?;
-    profile.segments = crate::segments::memberships(conn, ws, &profile, now)?;
+    let started = std::time::Instant::now();
+    let segments = crate::segments::definitions(conn, ws)?;
+    for (_, compiled) in &segments {
+        wanted.add_slots(&compiled.1);
+    }
+    profile.computed =
+        crate::computed::computed_wanted(conn, root, profile.last_seen, now, &wanted)?;
+    let computed_at = std::time::Instant::now();
+    profile.segments = crate::segments::members_of(&segments, &profile, now);
+    metrics::histogram!("allele_profile_stage_seconds", "stage" => "computed")
+        .record((computed_at - started).as_secs_f64());
+    metrics::histogram!("allele_profile_stage_seconds", "stage" => "segments")
+        .record(computed_at.elapsed().as_secs_f64());
     Ok(profile)
 }
 
@@ -116,8 +140,9 @@ fn profile_input(
     ws: &str,
     root: &str,
     channel: &str,
+    wanted: Wanted,
 ) -> Result<PersonInput, StoreError> {
-    let profile = engine_profile(conn, ws, root)?;
+    let profile = engine_view_wanted(conn, ws, root, read::profile(conn, root)?, wanted)?;
     let mut history: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (action, at) in bundles::contact_history(conn, root)? {
         history.entry(action).or_default().push(at);
@@ -210,6 +235,7 @@ pub(crate) async fn decide_as(
             "a decision needs `user_id` or `anonymous_id`",
         ));
     }
+    let mut stages = Stages::start();
     // Held from reading the contact history until the decision is logged:
     // two decisions for the same person at once would otherwise both see
     // the history before either and together exceed a cap.
@@ -221,6 +247,7 @@ pub(crate) async fn decide_as(
             request.anonymous_id.as_deref(),
         )
         .await;
+    stages.lap("lock");
     let Some(active) = state.active_bundle(&principal.workspace).await? else {
         return Err(HttpError::new(
             Code::NoActiveBundle,
@@ -241,20 +268,50 @@ pub(crate) async fn decide_as(
     })
     .collect();
     let channel = request.channel.clone();
-    let found = state
+    // Keyed by the identity the caller sent, which (unlike a profile id)
+    // exists before the person's first event.
+    let person = request
+        .user_id
+        .clone()
+        .or(request.anonymous_id.clone())
+        .unwrap_or_default();
+    let (reader_state, active_for_read) = (Arc::clone(state), Arc::clone(&active));
+    // One read: which bundle serves this person (champion/challenger), then
+    // the profile with only the computed traits that bundle can read.
+    let (arm, found) = state
         .store
         .read(move |conn| {
+            // One read transaction: every query below sees the same
+            // snapshot, and SQLite checks the WAL (and, when it moved,
+            // drops its page cache) once instead of once per statement.
+            let _snapshot = conn.unchecked_transaction()?;
+            let arm = bundles::challenger(conn, &ws)?
+                .filter(|(version, _)| *version != active_for_read.version)
+                .map(|(version, share)| {
+                    let experiment = format!("challenger-v{version}");
+                    let challenged =
+                        allele_engine::holdout::is_held_out(share, &ws, &experiment, &person);
+                    (version, experiment, challenged)
+                });
+            let mut wanted = Wanted::default();
+            match &arm {
+                Some((version, _, true)) => match reader_state.bundles.version(&ws, *version) {
+                    Some(serving) => wanted.add_slots(serving.bundle.slots()),
+                    // Not loaded yet: read everything rather than guess.
+                    None => wanted = Wanted::All,
+                },
+                _ => wanted.add_slots(active_for_read.bundle.slots()),
+            }
             for profile_ref in &refs {
                 if let Some(root) = read::resolve(conn, &ws, profile_ref)? {
-                    return Ok(Some((
-                        root.clone(),
-                        profile_input(conn, &ws, &root, &channel)?,
-                    )));
+                    let input = profile_input(conn, &ws, &root, &channel, wanted)?;
+                    return Ok((arm, Some((root, input))));
                 }
             }
-            Ok(None)
+            Ok((arm, None))
         })
         .await?;
+    stages.lap("read");
     let (root, (mut profile, contact_history, limits)) = match found {
         Some((root, input)) => (Some(root), input),
         // Unknown visitor: an empty profile keyed by the id it will get.
@@ -272,7 +329,7 @@ pub(crate) async fn decide_as(
             .unwrap_or_default();
     }
     let seed = request.seed.unwrap_or_else(rand::random);
-    let input = DecisionInput {
+    let mut input = DecisionInput {
         profile,
         request: DecisionRequest {
             touchpoint: request.touchpoint.clone(),
@@ -288,32 +345,19 @@ pub(crate) async fn decide_as(
         arm_stats: BTreeMap::new(),
     };
     // Champion/challenger: a stable share of people get the challenger.
-    let ws_for_challenger = principal.workspace.clone();
-    let challenger = state
-        .store
-        .read(move |conn| bundles::challenger(conn, &ws_for_challenger))
-        .await?;
-    let mut arm: Option<(String, &'static str)> = None;
     let mut active = active;
-    if let Some((version, share)) = challenger.filter(|(version, _)| *version != active.version) {
-        let experiment = format!("challenger-v{version}");
-        // Keyed by the identity the caller sent, which (unlike a profile id)
-        // exists before the person's first event.
-        let person = request
-            .user_id
-            .as_deref()
-            .or(request.anonymous_id.as_deref())
-            .unwrap_or_default();
-        let challenged =
-            allele_engine::holdout::is_held_out(share, &principal.workspace, &experiment, person);
-        if challenged {
-            active = state.bundle_version(&principal.workspace, version).await?;
+    let arm: Option<(String, &'static str)> = match arm {
+        Some((version, experiment, challenged)) => {
+            if challenged {
+                active = state.bundle_version(&principal.workspace, version).await?;
+            }
+            Some((
+                experiment,
+                if challenged { "challenger" } else { "champion" },
+            ))
         }
-        arm = Some((
-            experiment,
-            if challenged { "challenger" } else { "champion" },
-        ));
-    }
+        None => None,
+    };
     let decision = allele_engine::decide(&active.bundle, &input);
     let decision_id = allele_store::identity::new_id("dec_");
     let response = json!({
@@ -326,17 +370,20 @@ pub(crate) async fn decide_as(
         "seed": seed,
     });
     // What the rules saw, so another policy can be replayed on it later
-    // (identities left out: the log needs no more than the rules read).
-    let snapshot = ProfileView {
-        identities: Vec::new(),
-        ..input.profile.clone()
-    };
-    let logged_request = json!({
-        "user_id": request.user_id, "anonymous_id": request.anonymous_id,
-        "touchpoint": request.touchpoint, "channel": request.channel, "context": request.context, "seed": seed,
-        "now_ms": input.now_ms, "profile": snapshot,
+    // (identities left out: the log needs no more than the rules read; the
+    // computed traits are those the bundle and the segments can read).
+    input.profile.identities = Vec::new();
+    let logged_request = serde_json::to_string(&LoggedRequest {
+        user_id: &request.user_id,
+        anonymous_id: &request.anonymous_id,
+        touchpoint: &request.touchpoint,
+        channel: &request.channel,
+        context: &request.context,
+        seed,
+        now_ms: input.now_ms,
+        profile: &input.profile,
     })
-    .to_string();
+    .map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
     let result = response.to_string();
     let doc = active.bundle.doc();
     let actions: Vec<(String, f64, bool)> = decision
@@ -375,6 +422,7 @@ pub(crate) async fn decide_as(
         exposures.push(exposure(&request, experiment, variation, &response)?);
     }
     let actor = principal.actor();
+    stages.lap("engine");
     // One durable job: the access-log leaf for reading the profile, the
     // decision log, and the exposures, committed together before answering.
     state
@@ -413,45 +461,53 @@ pub(crate) async fn decide_as(
             },
         )
         .await?;
+    stages.lap("write");
+    stages.finish();
     metrics::counter!("allele_decisions_total").increment(1);
     Ok(response)
 }
 
-/// Striped locks keyed by the identity a decision request names. Decisions
-/// for different people rarely share a stripe; those for one person queue.
-/// A person addressed by two different identifiers at the same instant is
-/// not covered (the profile is resolved only after the lock is taken).
-pub struct PersonLocks {
-    stripes: Vec<tokio::sync::Mutex<()>>,
+/// The decision log's `request`: what was asked and what the rules saw, so
+/// another policy can be replayed on it (serialised straight from borrows).
+#[derive(serde::Serialize)]
+struct LoggedRequest<'a> {
+    user_id: &'a Option<String>,
+    anonymous_id: &'a Option<String>,
+    touchpoint: &'a str,
+    channel: &'a str,
+    context: &'a Map<String, Value>,
+    seed: u64,
+    now_ms: i64,
+    profile: &'a ProfileView,
 }
 
-const PERSON_LOCK_STRIPES: usize = 256;
+/// Wall time of each stage of one decision, recorded as
+/// `allele_decide_stage_seconds{stage}` (and `stage="total"`), so the
+/// breakdown under load can be read off `/metrics`.
+struct Stages {
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
 
-impl Default for PersonLocks {
-    fn default() -> Self {
-        PersonLocks {
-            stripes: (0..PERSON_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+impl Stages {
+    fn start() -> Stages {
+        let now = std::time::Instant::now();
+        Stages {
+            started: now,
+            last: now,
         }
     }
-}
 
-impl PersonLocks {
-    pub async fn lock(
-        &self,
-        workspace: &str,
-        user_id: Option<&str>,
-        anonymous_id: Option<&str>,
-    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (workspace, user_id.or(anonymous_id)).hash(&mut hasher);
-        let stripe = (hasher.finish() % PERSON_LOCK_STRIPES as u64) as usize;
-        match self.stripes.get(stripe) {
-            Some(mutex) => Some(mutex.lock().await),
-            None => None,
-        }
+    fn lap(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        metrics::histogram!("allele_decide_stage_seconds", "stage" => stage)
+            .record((now - self.last).as_secs_f64());
+        self.last = now;
+    }
+
+    fn finish(self) {
+        metrics::histogram!("allele_decide_stage_seconds", "stage" => "total")
+            .record(self.started.elapsed().as_secs_f64());
     }
 }
 

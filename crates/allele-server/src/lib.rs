@@ -24,6 +24,7 @@ pub mod listen_jobs;
 pub mod listen_reports;
 pub mod ope;
 pub mod ops;
+pub mod person_locks;
 pub mod portal;
 pub mod portal_grants;
 pub mod portal_limits;
@@ -71,7 +72,7 @@ pub struct AppState {
     pub bundle_changes: tokio::sync::watch::Sender<u64>,
     pub sessions: console::Sessions,
     /// Serialises decisions for one person, so caps hold under concurrency.
-    pub decide_locks: decisions::PersonLocks,
+    pub decide_locks: person_locks::PersonLocks,
 }
 
 impl AppState {
@@ -84,7 +85,7 @@ impl AppState {
             bundles: bundles::Registry::default(),
             bundle_changes: tokio::sync::watch::Sender::new(0),
             sessions: console::Sessions::default(),
-            decide_locks: decisions::PersonLocks::default(),
+            decide_locks: person_locks::PersonLocks::default(),
         })
     }
 }

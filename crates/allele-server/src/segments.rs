@@ -16,8 +16,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// 1-based `line:column` of a byte offset in `source`.
 fn position(source: &str, offset: usize) -> (usize, usize) {
@@ -68,26 +68,57 @@ pub(crate) fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
     }
 }
 
-/// The ids of every segment of the workspace this profile belongs to.
-pub fn memberships(
+/// A segment definition, compiled.
+pub type Compiled = Arc<(Expression, SlotTable)>;
+
+/// Compiled definitions by source text: compiling is a pure function of
+/// the text, so an entry never goes stale; a changed definition is a new key.
+fn compile_cached(definition: &str) -> Option<Compiled> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Compiled>>> = OnceLock::new();
+    /// Bounds the memory definitions no longer in use can hold.
+    const MAX_CACHED: usize = 4_096;
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Ok(map) = cache.lock()
+        && let Some(found) = map.get(definition)
+    {
+        return Some(Arc::clone(found));
+    }
+    let compiled: Compiled = Arc::new(compile(definition).ok()?);
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= MAX_CACHED {
+            map.clear();
+        }
+        map.insert(definition.to_string(), Arc::clone(&compiled));
+    }
+    Some(compiled)
+}
+
+/// The workspace's segments that compile, by id.
+pub fn definitions(
     conn: &allele_store::Connection,
     ws: &str,
+) -> Result<Vec<(String, Compiled)>, StoreError> {
+    Ok(segments::all(conn, ws)?
+        .into_iter()
+        .filter_map(|(id, definition)| compile_cached(&definition).map(|c| (id, c)))
+        .collect())
+}
+
+/// The ids of the segments in `definitions` this profile belongs to.
+pub fn members_of(
+    definitions: &[(String, Compiled)],
     profile: &ProfileView,
     now: i64,
-) -> Result<Vec<String>, StoreError> {
-    let definitions = segments::all(conn, ws)?;
+) -> Vec<String> {
     if definitions.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let input = as_input(profile, now);
-    Ok(definitions
-        .into_iter()
-        .filter(|(_, definition)| {
-            compile(definition)
-                .is_ok_and(|(expression, slots)| is_member(&expression, &slots, &input, now))
-        })
-        .map(|(id, _)| id)
-        .collect())
+    definitions
+        .iter()
+        .filter(|(_, compiled)| is_member(&compiled.0, &compiled.1, &input, now))
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 #[derive(Deserialize)]

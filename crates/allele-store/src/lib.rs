@@ -158,6 +158,9 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             reader.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")?;
+            // A decision alone runs ~15 distinct reads; with rusqlite's
+            // default of 16 cached statements readers kept re-parsing SQL.
+            reader.set_prepared_statement_cache_capacity(128);
             readers.push(Mutex::new(reader));
         }
         // Checkpoints run on their own thread so the writer only appends.
@@ -252,6 +255,7 @@ impl SqliteStore {
         let job = writer::Job {
             weight,
             isolated,
+            queued_at: std::time::Instant::now(),
             work: Box::new(move |conn: &Connection, cache: &mut cache::IdentityCache| {
                 match work(conn, cache) {
                     Ok(value) => {
@@ -282,11 +286,25 @@ impl SqliteStore {
     {
         let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
         let pool = Arc::clone(&self.readers);
+        let asked = std::time::Instant::now();
         tokio::task::spawn_blocking(move || {
-            let Some(slot) = pool.get(index) else {
-                return Err(StoreError::Closed);
+            // The first idle connection from `index` on; wait for `index`
+            // itself only when every one is busy (a long scan on one must
+            // not hold up a short read that another could serve).
+            let idle = (0..pool.len()).find_map(|offset| {
+                pool.get((index + offset) % pool.len())
+                    .and_then(|slot| slot.try_lock().ok())
+            });
+            let conn = match idle {
+                Some(conn) => conn,
+                None => {
+                    let Some(slot) = pool.get(index) else {
+                        return Err(StoreError::Closed);
+                    };
+                    slot.lock().map_err(|_| StoreError::Closed)?
+                }
             };
-            let conn = slot.lock().map_err(|_| StoreError::Closed)?;
+            metrics::histogram!("allele_read_wait_seconds").record(asked.elapsed().as_secs_f64());
             work(&conn)
         })
         .await

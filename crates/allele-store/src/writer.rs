@@ -36,6 +36,8 @@ pub struct Job {
     /// an error in such a job fails the whole group anyway.
     pub isolated: bool,
     pub work: Work,
+    /// When the job was queued (the queue wait is a metric).
+    pub queued_at: Instant,
 }
 
 #[derive(Clone)]
@@ -88,10 +90,14 @@ fn run(mut conn: Connection, mut cache: IdentityCache, receiver: Receiver<Job>) 
 fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job>, weight: usize) {
     let started = Instant::now();
     let mut replies: Vec<(Reply, Option<StoreError>)> = Vec::with_capacity(group.len());
+    let jobs = group.len();
+    let mut applied_at = started;
     let outcome = (|| -> Result<(), StoreError> {
         cache.refresh_if_stale(conn)?;
         let tx = conn.transaction()?;
         for job in group {
+            metrics::histogram!("allele_writer_queue_seconds")
+                .record(started.duration_since(job.queued_at).as_secs_f64());
             // Cached statements: `Savepoint` would re-parse its SQL per job.
             if job.isolated {
                 tx.prepare_cached("SAVEPOINT job")?.execute([])?;
@@ -123,6 +129,7 @@ fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job
                 }
             }
         }
+        applied_at = Instant::now();
         tx.commit()?;
         Ok(())
     })();
@@ -131,6 +138,11 @@ fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job
     }
     restart_wal_if_large(conn);
     metrics::histogram!("allele_commit_seconds").record(started.elapsed().as_secs_f64());
+    // Applying the jobs vs `COMMIT` (the WAL write and its fsync).
+    metrics::histogram!("allele_commit_apply_seconds")
+        .record(applied_at.duration_since(started).as_secs_f64());
+    metrics::histogram!("allele_commit_fsync_seconds").record(applied_at.elapsed().as_secs_f64());
+    metrics::histogram!("allele_commit_group_jobs").record(jobs as f64);
     metrics::histogram!("allele_commit_group_events").record(weight as f64);
     if let Err(error) = &outcome {
         tracing::error!(%error, "group commit failed; no job in it is acknowledged");

@@ -30,6 +30,8 @@ mod console_browser;
 mod console_pages;
 #[path = "it/customer.rs"]
 mod customer;
+#[path = "it/decide_reads.rs"]
+mod decide_reads;
 #[path = "it/decisions.rs"]
 mod decisions;
 #[path = "it/demo.rs"]
