@@ -358,6 +358,9 @@ pub(crate) async fn decide_as(
         }
         None => None,
     };
+    input.arm_stats = state
+        .arm_stats(&principal.workspace, &request.touchpoint, &active.bundle)
+        .await?;
     let decision = allele_engine::decide(&active.bundle, &input);
     let decision_id = allele_store::identity::new_id("dec_");
     let response = json!({
@@ -382,6 +385,7 @@ pub(crate) async fn decide_as(
         seed,
         now_ms: input.now_ms,
         profile: &input.profile,
+        arm_stats: &input.arm_stats,
     })
     .map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
     let result = response.to_string();
@@ -479,6 +483,9 @@ struct LoggedRequest<'a> {
     seed: u64,
     now_ms: i64,
     profile: &'a ProfileView,
+    /// The outcome counts Beta propensities used, so a replay draws the same.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    arm_stats: &'a BTreeMap<String, allele_engine::ArmStats>,
 }
 
 /// Wall time of each stage of one decision, recorded as

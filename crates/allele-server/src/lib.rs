@@ -2,6 +2,7 @@
 //! endpoints, over the embedded store.
 
 pub mod access;
+pub mod arms;
 pub mod auth;
 pub mod bundles;
 pub mod computed;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub sessions: console::Sessions,
     /// Serialises decisions for one person, so caps hold under concurrency.
     pub decide_locks: person_locks::PersonLocks,
+    /// Outcome counts for Beta-Bernoulli propensities, briefly cached.
+    pub arms: arms::ArmCache,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             bundle_changes: tokio::sync::watch::Sender::new(0),
             sessions: console::Sessions::default(),
             decide_locks: person_locks::PersonLocks::default(),
+            arms: arms::ArmCache::default(),
         })
     }
 }

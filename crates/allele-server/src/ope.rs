@@ -177,7 +177,7 @@ pub fn score(candidate: &allele_engine::Bundle, logged: &[Logged], ws: &str) -> 
                 workspace_salt: ws.to_string(),
                 contact_history: BTreeMap::new(),
                 customer_caps: None,
-                arm_stats: BTreeMap::new(),
+                arm_stats: serde_json::from_value(request["arm_stats"].clone()).unwrap_or_default(),
             };
             let pi: HashMap<String, f64> = allele_engine::decide(candidate, &input)
                 .candidates

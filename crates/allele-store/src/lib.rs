@@ -6,6 +6,7 @@
 //! with `synchronous=FULL`, i.e. fsync'd.
 
 pub mod access;
+pub mod arms;
 pub mod bundles;
 pub mod cache;
 pub mod consent;

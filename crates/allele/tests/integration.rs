@@ -14,6 +14,8 @@ mod common;
 mod apifuzz;
 #[path = "it/authz.rs"]
 mod authz;
+#[path = "it/bandit.rs"]
+mod bandit;
 #[path = "it/browser.rs"]
 mod browser;
 #[path = "it/clients.rs"]

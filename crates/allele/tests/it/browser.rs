@@ -288,6 +288,7 @@ fn browser_decides_as_the_server_does() {
             "seed": case.body["seed"].as_u64().expect("seed").to_string(),
             "workspace_salt": workspace,
             "contact_history": seen.clone(),
+            "arm_stats": logged.get("arm_stats").cloned().unwrap_or_else(|| json!({})),
         });
         inputs.push(input.to_string());
         let at = logged["now_ms"].as_i64().expect("now_ms");
