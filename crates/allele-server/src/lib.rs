@@ -25,6 +25,7 @@ pub mod listen_jobs;
 pub mod listen_reports;
 pub mod ope;
 pub mod ops;
+pub mod paths;
 pub mod person_locks;
 pub mod portal;
 pub mod portal_grants;
@@ -200,6 +201,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/journeys/{id}", get(journeys::get).put(journeys::put))
         .route("/v1/journeys/{id}/runs", get(journeys::runs))
         .route("/v1/reports/funnel", get(funnel::funnel))
+        .route("/v1/reports/paths", get(paths::report))
         .route("/v1/me/ideas", post(ideas::post))
         .route("/v1/me/ideas/{id}/vote", post(ideas::vote))
         .route("/v1/me/ideas/{id}/comments", post(ideas::comment))

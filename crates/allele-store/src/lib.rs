@@ -9,6 +9,7 @@ pub mod access;
 pub mod arms;
 pub mod bundles;
 pub mod cache;
+pub mod clickstream;
 pub mod consent;
 pub mod console;
 pub mod edge;

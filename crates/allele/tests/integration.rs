@@ -68,6 +68,8 @@ mod learning;
 mod lift;
 #[path = "it/listen.rs"]
 mod listen;
+#[path = "it/paths.rs"]
+mod paths;
 #[path = "it/portal.rs"]
 mod portal;
 #[path = "it/profiles.rs"]

@@ -46,6 +46,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/sentiment".into()),
         ("GET", "/v1/reports/influence".into()),
         ("GET", "/v1/reports/referrals".into()),
+        ("GET", "/v1/reports/paths".into()),
         ("GET", "/v1/reports/heterogeneity".into()),
         ("GET", "/v1/reports/ope?version=1".into()),
         ("PUT", "/v1/segments/s".into()),
