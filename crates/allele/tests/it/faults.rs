@@ -225,17 +225,16 @@ fn fsync_shim(dir: &Path) -> Option<std::path::PathBuf> {
         .then_some(out)
 }
 
-#[test]
-fn fsync_failure_is_a_clear_error_and_loses_no_acknowledged_event() {
-    let dir = tempfile::tempdir().expect("dir");
-    let Some(shim) = fsync_shim(dir.path()) else {
+/// A server whose fsync obeys the shim's control file (returned beside it);
+/// `None` (reported) when no C compiler can build the shim.
+fn shimmed_server(dir: &Path) -> Option<(Server, std::path::PathBuf)> {
+    let Some(shim) = fsync_shim(dir) else {
         require_tool(false, "a C compiler (cc) for the fsync fault shim");
-        return;
+        return None;
     };
-    let control = dir.path().join("fault");
-    let data = dir.path().join("data");
-    let mut server = Server::spawn_env(
-        &data,
+    let control = dir.join("fault");
+    let server = Server::spawn_env(
+        &dir.join("data"),
         &[],
         None,
         &[
@@ -243,6 +242,15 @@ fn fsync_failure_is_a_clear_error_and_loses_no_acknowledged_event() {
             ("ALLELE_FAULT_FILE", control.to_str().expect("path")),
         ],
     );
+    Some((server, control))
+}
+
+#[test]
+fn fsync_failure_is_a_clear_error_and_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().expect("dir");
+    let Some((mut server, control)) = shimmed_server(dir.path()) else {
+        return;
+    };
     let user = unique("fsync");
     let mut acknowledged = 0usize;
     for n in 0..3 {
@@ -288,21 +296,9 @@ fn fsync_failure_is_a_clear_error_and_loses_no_acknowledged_event() {
 #[test]
 fn a_slow_disk_answers_every_client_without_hanging() {
     let dir = tempfile::tempdir().expect("dir");
-    let Some(shim) = fsync_shim(dir.path()) else {
-        require_tool(false, "a C compiler (cc) for the fsync fault shim");
+    let Some((mut server, control)) = shimmed_server(dir.path()) else {
         return;
     };
-    let control = dir.path().join("fault");
-    let data = dir.path().join("data");
-    let mut server = Server::spawn_env(
-        &data,
-        &[],
-        None,
-        &[
-            ("LD_PRELOAD", shim.to_str().expect("path")),
-            ("ALLELE_FAULT_FILE", control.to_str().expect("path")),
-        ],
-    );
     std::fs::write(&control, "slow 1500").expect("arm");
     let user = unique("slow");
     let started = std::time::Instant::now();
