@@ -51,8 +51,16 @@ pub struct HoldoutConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum PropensityDoc {
-    Expression { expression: String },
-    Model { model: ModelKind, prior: [f64; 2] },
+    Expression {
+        expression: String,
+    },
+    Model {
+        model: ModelKind,
+        prior: [f64; 2],
+        /// CEL expressions (numbers or booleans) for `model: contextual`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
+    },
 }
 
 impl Default for PropensityDoc {
@@ -118,6 +126,13 @@ pub enum Propensity {
     Beta {
         prior: [f64; 2],
     },
+    /// Linear Thompson sampling over these features ([`crate::linear`]).
+    Linear {
+        prior: [f64; 2],
+        /// [`crate::linear::feature_key`] of the feature sources.
+        key: String,
+        features: Vec<Expression>,
+    },
 }
 
 /// One action with its rules compiled.
@@ -146,6 +161,8 @@ pub enum RuleField {
     Suitability,
     ContextWeight,
     Propensity,
+    /// A feature of a contextual propensity: a number or a boolean.
+    Feature,
 }
 
 impl RuleField {
@@ -156,6 +173,7 @@ impl RuleField {
             RuleField::Suitability => "suitability",
             RuleField::ContextWeight => "context_weight",
             RuleField::Propensity => "propensity",
+            RuleField::Feature => "feature",
         }
     }
 }
@@ -190,13 +208,18 @@ fn compile_rule(
         }
     };
     let numeric = matches!(field, RuleField::ContextWeight | RuleField::Propensity);
+    let either = field == RuleField::Feature;
     let fits = match expression.ty {
         Ty::Dyn => true,
         Ty::Bool => !numeric,
-        ty => numeric && ty.is_numeric(),
+        ty => (numeric || either) && ty.is_numeric(),
     };
     if !fits {
-        let wanted = if numeric { "a number" } else { "a boolean" };
+        let wanted = match (numeric, either) {
+            (_, true) => "a number or a boolean",
+            (true, _) => "a number",
+            _ => "a boolean",
+        };
         let err = CelError::new(
             crate::cel::Span::new(0, source.len()),
             format!(
@@ -248,6 +271,24 @@ impl Bundle {
                     match rule(Some(expression), RuleField::Propensity) {
                         Some(expression) => Propensity::Expression(expression),
                         None => continue,
+                    }
+                }
+                PropensityDoc::Model {
+                    model: ModelKind::Contextual,
+                    prior,
+                    features,
+                } if !features.is_empty() => {
+                    let compiled: Vec<Expression> = features
+                        .iter()
+                        .filter_map(|f| rule(Some(f), RuleField::Feature))
+                        .collect();
+                    if compiled.len() != features.len() {
+                        continue;
+                    }
+                    Propensity::Linear {
+                        prior: *prior,
+                        key: crate::linear::feature_key(features),
+                        features: compiled,
                     }
                 }
                 PropensityDoc::Model { prior, .. } => Propensity::Beta { prior: *prior },

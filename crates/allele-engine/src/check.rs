@@ -40,21 +40,23 @@ fn trait_warnings(bundle: &Bundle, known_traits: &[String]) -> Vec<Diagnostic> {
     let known: BTreeSet<&str> = known_traits.iter().map(String::as_str).collect();
     let mut warnings = Vec::new();
     for (doc, compiled) in bundle.actions() {
-        let propensity = match &compiled.propensity {
-            Propensity::Expression(expression) => Some(expression),
-            Propensity::Beta { .. } => None,
-        };
-        let rules: [(RuleField, Option<&Expression>); 5] = [
+        let mut rules: Vec<(RuleField, &Expression)> = [
             (RuleField::Eligibility, compiled.eligibility.as_ref()),
             (RuleField::Applicability, compiled.applicability.as_ref()),
             (RuleField::Suitability, compiled.suitability.as_ref()),
             (RuleField::ContextWeight, compiled.context_weight.as_ref()),
-            (RuleField::Propensity, propensity),
-        ];
+        ]
+        .into_iter()
+        .filter_map(|(field, expression)| Some((field, expression?)))
+        .collect();
+        match &compiled.propensity {
+            Propensity::Expression(expression) => rules.push((RuleField::Propensity, expression)),
+            Propensity::Beta { .. } => {}
+            Propensity::Linear { features, .. } => {
+                rules.extend(features.iter().map(|f| (RuleField::Feature, f)));
+            }
+        }
         for (field, expression) in rules {
-            let Some(expression) = expression else {
-                continue;
-            };
             let mut reported = BTreeSet::new();
             for (name, span) in &expression.traits {
                 if known.contains(name.as_str()) || !reported.insert(name.clone()) {

@@ -22,6 +22,7 @@ pub mod decide;
 pub mod diagnostic;
 pub mod ffi;
 pub mod holdout;
+pub mod linear;
 pub mod policy;
 pub mod registry;
 pub mod rng;
@@ -33,7 +34,7 @@ pub use bundle::{Bundle, BundleDoc, Kind, Selection};
 pub use check::{CompileOutput, check, compile};
 pub use decide::{
     ArmStats, ChosenAction, ConsentRecord, ConsentStatus, CustomerCaps, Decision, DecisionInput,
-    DecisionRequest, ProfileView, Stage, TraceEntry, decide,
+    DecisionRequest, Features, ProfileView, Stage, TraceEntry, decide,
 };
 pub use diagnostic::{CheckReport, Diagnostic};
 pub use registry::{ActiveBundle, Registry};

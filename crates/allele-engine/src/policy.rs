@@ -103,6 +103,7 @@ struct PropensitySource {
     expression: Option<RuleSource>,
     model: Option<ModelKind>,
     prior: Option<Vec<f64>>,
+    features: Option<Vec<RuleSource>>,
     #[serde(flatten)]
     extra: Extra,
 }
@@ -140,7 +141,7 @@ const ACTION_FIELDS: &[&str] = &[
     "propensity",
     "caps",
 ];
-const PROPENSITY_FIELDS: &[&str] = &["expression", "model", "prior"];
+const PROPENSITY_FIELDS: &[&str] = &["expression", "model", "prior", "features"];
 const CAPS_FIELDS: &[&str] = &["per_customer"];
 const CAP_FIELDS: &[&str] = &["count", "per"];
 
@@ -400,12 +401,30 @@ fn propensity_doc(
                     "action `{id}`: `prior` must be two positive numbers `[successes, failures]`, found `{prior:?}`"
                 )));
             }
-            if model == ModelKind::Contextual {
+            let features: Vec<String> = source
+                .features
+                .unwrap_or_default()
+                .into_iter()
+                .map(RuleSource::into_text)
+                .collect();
+            if model == ModelKind::Thompson && !features.is_empty() {
+                collector.error(diagnostic(format!(
+                    "action `{id}`: `features` only applies to `model: contextual`"
+                )));
+            }
+            if features.len() > crate::linear::MAX_FEATURES {
+                collector.error(diagnostic(format!(
+                    "action `{id}`: at most {} `features`, found {}",
+                    crate::linear::MAX_FEATURES,
+                    features.len()
+                )));
+            }
+            if model == ModelKind::Contextual && features.is_empty() {
                 collector.warnings.push(
                     Diagnostic::new(
                         "model_fallback",
                         format!(
-                            "action `{id}`: `model: contextual` is served as a per-action Beta-Bernoulli (thompson) model until a contextual learner is configured"
+                            "action `{id}`: `model: contextual` without `features` is served as a per-action Beta-Bernoulli (thompson) model"
                         ),
                     )
                     .at_action(id, Some("propensity")),
@@ -417,6 +436,7 @@ fn propensity_doc(
                     prior.first().copied().unwrap_or(1.0),
                     prior.get(1).copied().unwrap_or(1.0),
                 ],
+                features,
             }
         }
         (Some(_), Some(_)) => {

@@ -30,9 +30,27 @@ pub struct Candidate {
     pub score: f64,
     /// C × V × L: the score is propensity × weight.
     pub weight: f64,
-    /// Posterior `[a, b]` when the propensity comes from a Beta model.
-    pub posterior: Option<[f64; 2]>,
+    /// The propensity's posterior when it comes from a learning model.
+    pub posterior: Option<Posterior>,
     pub propensity: f64,
+}
+
+/// What Thompson selection draws a candidate's propensity from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Posterior {
+    /// Beta-Bernoulli `[a, b]`.
+    Beta([f64; 2]),
+    /// The linear model's predictive normal, clamped to `[0, 1]`.
+    Normal { mean: f64, sd: f64 },
+}
+
+impl Posterior {
+    fn draw(self, rng: &mut Rng) -> f64 {
+        match self {
+            Posterior::Beta([a, b]) => rng.beta(a, b),
+            Posterior::Normal { mean, sd } => (mean + sd * rng.normal()).clamp(0.0, 1.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +177,7 @@ pub fn select(
 fn sample_scores(candidates: &[Candidate], rng: &mut Rng, out: &mut [f64]) {
     for (candidate, slot) in candidates.iter().zip(out.iter_mut()) {
         let propensity = match candidate.posterior {
-            Some([a, b]) => rng.beta(a, b),
+            Some(posterior) => posterior.draw(rng),
             None => candidate.propensity,
         };
         *slot = propensity * candidate.weight;
@@ -291,8 +309,8 @@ mod tests {
     #[test]
     fn thompson_pmf_sums_to_one_and_favours_the_better_arm() {
         let mut pool = candidates(&[0.0, 0.0]);
-        pool[0].posterior = Some([50.0, 50.0]);
-        pool[1].posterior = Some([10.0, 90.0]);
+        pool[0].posterior = Some(Posterior::Beta([50.0, 50.0]));
+        pool[1].posterior = Some(Posterior::Beta([10.0, 90.0]));
         let selected = select(Selection::Thompson, 0.0, &pool, 1, &mut Rng::from_seed(3));
         let total: f64 = selected.pmf.iter().sum();
         assert!((total - 1.0).abs() < 1e-9);

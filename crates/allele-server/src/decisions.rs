@@ -9,7 +9,7 @@ use allele_engine::{
     ConsentRecord, ConsentStatus, CustomerCaps, DecisionInput, DecisionRequest, ProfileView,
 };
 use allele_privacy::limits::CustomerLimits;
-use allele_store::bundles::{self, LoggedDecision};
+use allele_store::bundles::{self, LoggedAction, LoggedDecision};
 use allele_store::{Role, StoreError, now_ms, read};
 use allele_types::Code;
 use allele_types::profile_ref::ProfileRef;
@@ -343,6 +343,7 @@ pub(crate) async fn decide_as(
         contact_history,
         customer_caps: customer_caps(limits, &request.channel, now),
         arm_stats: BTreeMap::new(),
+        linear_stats: BTreeMap::new(),
     };
     // Champion/challenger: a stable share of people get the challenger.
     let mut active = active;
@@ -358,8 +359,8 @@ pub(crate) async fn decide_as(
         }
         None => None,
     };
-    input.arm_stats = state
-        .arm_stats(&principal.workspace, &request.touchpoint, &active.bundle)
+    (input.arm_stats, input.linear_stats) = state
+        .learned(&principal.workspace, &request.touchpoint, &active.bundle)
         .await?;
     let decision = allele_engine::decide(&active.bundle, &input);
     let decision_id = allele_store::identity::new_id("dec_");
@@ -386,22 +387,12 @@ pub(crate) async fn decide_as(
         now_ms: input.now_ms,
         profile: &input.profile,
         arm_stats: &input.arm_stats,
+        linear_stats: &input.linear_stats,
     })
     .map_err(|e| HttpError::new(Code::Internal, e.to_string()))?;
     let result = response.to_string();
     let doc = active.bundle.doc();
-    let actions: Vec<(String, f64, bool)> = decision
-        .actions
-        .iter()
-        .map(|a| {
-            let marketing = doc
-                .actions
-                .iter()
-                .find(|d| d.id == a.action_id)
-                .is_none_or(|d| d.kind != allele_engine::Kind::Transactional);
-            (a.action_id.clone(), a.probability, marketing)
-        })
-        .collect();
+    let actions = logged_actions(doc, &decision.actions);
     let channel = request.channel.clone();
     let (ws, holdout, version, at) = (
         principal.workspace.clone(),
@@ -486,6 +477,33 @@ struct LoggedRequest<'a> {
     /// The outcome counts Beta propensities used, so a replay draws the same.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     arm_stats: &'a BTreeMap<String, allele_engine::ArmStats>,
+    /// The same for contextual models.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    linear_stats: &'a BTreeMap<String, allele_engine::linear::LinearStats>,
+}
+
+/// The decision-log rows of the chosen actions: marketing unless the
+/// bundle says transactional, with the contextual features to learn from.
+pub fn logged_actions(
+    doc: &allele_engine::BundleDoc,
+    chosen: &[allele_engine::ChosenAction],
+) -> Vec<LoggedAction> {
+    chosen
+        .iter()
+        .map(|a| LoggedAction {
+            action_id: a.action_id.clone(),
+            probability: a.probability,
+            marketing: doc
+                .actions
+                .iter()
+                .find(|d| d.id == a.action_id)
+                .is_none_or(|d| d.kind != allele_engine::Kind::Transactional),
+            features: a
+                .features
+                .as_ref()
+                .and_then(|f| serde_json::to_string(f).ok()),
+        })
+        .collect()
 }
 
 /// Wall time of each stage of one decision, recorded as

@@ -13,7 +13,7 @@
 
 use crate::AppState;
 use crate::error::HttpError;
-use allele_store::bundles::{self, LoggedDecision};
+use allele_store::bundles::{self, LoggedAction, LoggedDecision};
 use allele_store::edge::{self as store_edge, LeaseRequest, SnapshotCursor};
 use allele_store::{Role, now_ms, read};
 use allele_types::Code;
@@ -135,6 +135,23 @@ pub struct EdgeAction {
     pub action_id: String,
     pub probability: f64,
     pub marketing: bool,
+    /// The contextual model's input, so the centre learns from edge offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<allele_engine::Features>,
+}
+
+impl From<&allele_store::bundles::LoggedAction> for EdgeAction {
+    fn from(logged: &allele_store::bundles::LoggedAction) -> EdgeAction {
+        EdgeAction {
+            action_id: logged.action_id.clone(),
+            probability: logged.probability,
+            marketing: logged.marketing,
+            features: logged
+                .features
+                .as_deref()
+                .and_then(|f| serde_json::from_str(f).ok()),
+        }
+    }
 }
 
 /// A decision as an edge logged it.
@@ -244,12 +261,20 @@ pub async fn decisions(
                         root,
                     )?;
                 }
-                let actions: Vec<(String, f64, bool)> = decision
+                let actions: Vec<LoggedAction> = decision
                     .actions
                     .iter()
-                    .map(|a| (a.action_id.clone(), a.probability, a.marketing))
+                    .map(|a| LoggedAction {
+                        action_id: a.action_id.clone(),
+                        probability: a.probability,
+                        marketing: a.marketing,
+                        features: a
+                            .features
+                            .as_ref()
+                            .and_then(|f| serde_json::to_string(f).ok()),
+                    })
                     .collect();
-                let marketing = actions.iter().filter(|a| a.2).count() as u32;
+                let marketing = actions.iter().filter(|a| a.marketing).count() as u32;
                 bundles::log_decision(
                     conn,
                     &LoggedDecision {

@@ -10,6 +10,7 @@ pub mod console;
 pub mod customer;
 pub mod decisions;
 pub mod edge;
+pub mod edge_status;
 pub mod email;
 pub mod error;
 pub mod funnel;
@@ -174,6 +175,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/edge/events", post(edge::events))
         .route("/v1/edge/decisions", post(edge::decisions))
         .route("/v1/edge/leases", post(edge::leases))
+        .route("/v1/edge/status", post(edge_status::report))
+        .route("/v1/edges", get(edge_status::edges))
         .route("/v1/sentiment", post(listen::sentiment))
         .route("/v1/webhooks/{id}", axum::routing::put(webhooks::put))
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -230,6 +233,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/decisions", get(console::decisions))
         .route("/experiments", get(console::experiments))
         .route("/learning", get(console::learning))
+        .route("/edges", get(console::edges))
         .route("/attribution", get(console::attribution))
         .route("/funnels", get(console::funnels))
         .route("/listening", get(console::listening))

@@ -178,6 +178,8 @@ pub fn score(candidate: &allele_engine::Bundle, logged: &[Logged], ws: &str) -> 
                 contact_history: BTreeMap::new(),
                 customer_caps: None,
                 arm_stats: serde_json::from_value(request["arm_stats"].clone()).unwrap_or_default(),
+                linear_stats: serde_json::from_value(request["linear_stats"].clone())
+                    .unwrap_or_default(),
             };
             let pi: HashMap<String, f64> = allele_engine::decide(candidate, &input)
                 .candidates

@@ -65,6 +65,7 @@ pub(crate) fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
         contact_history: BTreeMap::new(),
         customer_caps: None,
         arm_stats: BTreeMap::new(),
+        linear_stats: BTreeMap::new(),
     }
 }
 

@@ -26,3 +26,26 @@ pub fn counts(conn: &Connection, ws: &str) -> Result<Vec<(String, String, u64, u
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// Offers with a contextual feature vector, newest first, at most `limit`:
+/// `(touchpoint, action, features JSON, has an outcome)`. The cap bounds
+/// the work per refresh and lets the model follow drifting behaviour.
+pub fn linear_rows(
+    conn: &Connection,
+    ws: &str,
+    limit: usize,
+) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(json_extract(d.request, '$.touchpoint'), ''), a.action_id, a.features,
+                EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = a.decision_id AND o.workspace_id = ?1)
+         FROM decision_actions a JOIN decisions d ON d.id = a.decision_id
+         WHERE d.workspace_id = ?1 AND d.holdout = 0 AND a.features IS NOT NULL
+         ORDER BY a.at DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![ws, limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -103,9 +103,18 @@ pub struct LoggedDecision<'a> {
     pub request: &'a str,
     pub result: &'a str,
     pub at: i64,
-    /// (action_id, probability, is marketing) of every action returned.
-    pub actions: Vec<(String, f64, bool)>,
+    /// Every action returned.
+    pub actions: Vec<LoggedAction>,
     pub channel: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAction {
+    pub action_id: String,
+    pub probability: f64,
+    pub marketing: bool,
+    /// The contextual model's `{"key","x"}` as JSON, when it has one.
+    pub features: Option<String>,
 }
 
 pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), StoreError> {
@@ -124,18 +133,19 @@ pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), 
         decision.at
     ])?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at, channel, marketing)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO decision_actions (decision_id, profile_id, action_id, probability, at, channel, marketing, features)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for (action, probability, marketing) in &decision.actions {
+    for action in &decision.actions {
         insert.execute(params![
             decision.id,
             decision.profile_id,
-            action,
-            probability,
+            action.action_id,
+            action.probability,
             decision.at,
             decision.channel,
-            marketing
+            action.marketing,
+            action.features
         ])?;
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod clickstream;
 pub mod consent;
 pub mod console;
 pub mod edge;
+pub mod edge_status;
 pub mod erase;
 pub mod facts;
 pub mod grants;

@@ -529,6 +529,19 @@ CREATE TABLE intents (
     updated_at   INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The feature vector a contextual propensity model saw for an offer
+-- (`{"key","x"}`), so the model can learn from the offer's outcome.
+ALTER TABLE decision_actions ADD COLUMN features TEXT;
+-- What each edge last reported: sync state and what it learned locally.
+CREATE TABLE edge_status (
+    workspace_id TEXT NOT NULL,
+    edge_id      TEXT NOT NULL,
+    reported_at  INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, edge_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit

@@ -158,6 +158,7 @@ fn replay(
         contact_history: BTreeMap::new(),
         customer_caps: None,
         arm_stats: BTreeMap::new(),
+        linear_stats: BTreeMap::new(),
     };
     let chosen = if line.profile.id.is_some() {
         bundle

@@ -165,6 +165,7 @@ fn input(customer: &Customer, consented: bool, touchpoint: &str, round: usize) -
         contact_history: BTreeMap::new(),
         customer_caps: None,
         arm_stats: BTreeMap::new(),
+        linear_stats: BTreeMap::new(),
     }
 }
 

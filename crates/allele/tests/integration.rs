@@ -42,6 +42,8 @@ mod demo;
 mod durability;
 #[path = "it/edge.rs"]
 mod edge;
+#[path = "it/edge_learning.rs"]
+mod edge_learning;
 #[path = "it/edge_support.rs"]
 mod edge_support;
 #[path = "it/email.rs"]

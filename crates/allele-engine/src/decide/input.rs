@@ -136,6 +136,9 @@ pub struct DecisionInput {
     /// Per action id: outcomes for Beta models (default: the prior alone).
     #[serde(default)]
     pub arm_stats: BTreeMap<String, ArmStats>,
+    /// Per action id: logged offers for contextual models.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub linear_stats: BTreeMap<String, crate::linear::LinearStats>,
 }
 
 /// Binds slot paths to a [`DecisionInput`].

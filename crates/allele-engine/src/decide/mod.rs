@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{ActionDoc, Bundle, CompiledAction, Kind, Propensity};
 use crate::cel::{Activation, Expression, Value};
 use crate::holdout::is_held_out;
+use crate::linear::predictive;
 use crate::rng::Rng;
-use crate::select::{Candidate, PickReason, select};
+use crate::select::{Candidate, PickReason, Posterior, select};
 use gate::Admit;
 
 pub use input::{
@@ -70,6 +71,18 @@ pub struct ChosenAction {
     /// The chance that the selection picked this action (what OPE needs).
     pub probability: f64,
     pub reasons: Vec<String>,
+    /// The contextual model's feature vector, logged so the model can
+    /// learn from this offer's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Features>,
+}
+
+/// A contextual model's input for one offer: `x = [1, f₁, …]` and the key
+/// of the feature expressions that computed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub key: String,
+    pub x: Vec<f64>,
 }
 
 /// A candidate that passed every gate, with its first-slot probability.
@@ -99,7 +112,8 @@ struct Passed<'a> {
     propensity: f64,
     context_weight: f64,
     weight: f64,
-    posterior: Option<[f64; 2]>,
+    posterior: Option<Posterior>,
+    features: Option<Features>,
     /// consent, customer caps, contact cap
     admits: [Admit<'a>; 3],
 }
@@ -122,6 +136,15 @@ fn run_rule(expression: Option<&Expression>, activation: &mut Activation<'_>) ->
             other.type_name()
         )),
         Err(err) => RuleVerdict::Fail(format!("`{}` failed: {err}", expression.source)),
+    }
+}
+
+/// A feature's value: a number, or a boolean as 1 or 0.
+fn run_feature(expression: &Expression, activation: &mut Activation<'_>) -> Result<f64, String> {
+    match expression.evaluate(activation) {
+        Ok(Value::Bool(b)) => Ok(f64::from(u8::from(b))),
+        Ok(_) => run_number(expression, activation),
+        Err(err) => Err(format!("feature `{}` failed: {err}", expression.source)),
     }
 }
 
@@ -217,6 +240,7 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             propensity: chosen.propensity,
             probability: pick.probability,
             reasons,
+            features: chosen.features.clone(),
         });
         if let Some(slot) = trace.get_mut(chosen.action) {
             slot.outcome = Outcome::Selected;
@@ -352,7 +376,7 @@ fn gates<'a>(
             "the customer is in the universal holdout".to_string(),
         ));
     }
-    let (propensity, posterior) = match &compiled.propensity {
+    let (propensity, posterior, features) = match &compiled.propensity {
         Propensity::Expression(expression) => {
             let p = run_number(expression, activation).map_err(|r| (Stage::Propensity, r))?;
             if !(0.0..=1.0).contains(&p) {
@@ -361,7 +385,7 @@ fn gates<'a>(
                     format!("propensity `{p}` is outside [0, 1]"),
                 ));
             }
-            (p, None)
+            (p, None, None)
         }
         Propensity::Beta { prior } => {
             let stats = input.arm_stats.get(&action.id).copied().unwrap_or_default();
@@ -373,7 +397,33 @@ fn gates<'a>(
                     "outcome counts are not finite".to_string(),
                 ));
             }
-            (a / (a + b), Some([a, b]))
+            (a / (a + b), Some(Posterior::Beta([a, b])), None)
+        }
+        Propensity::Linear {
+            prior,
+            key,
+            features,
+        } => {
+            let mut x = Vec::with_capacity(features.len() + 1);
+            x.push(1.0);
+            for feature in features {
+                x.push(run_feature(feature, activation).map_err(|r| (Stage::Propensity, r))?);
+            }
+            let Some(p) = predictive(*prior, key, &x, input.linear_stats.get(&action.id)) else {
+                return Err((
+                    Stage::Propensity,
+                    "the contextual model's numbers are not finite".to_string(),
+                ));
+            };
+            let posterior = Posterior::Normal {
+                mean: p.mean,
+                sd: p.sd,
+            };
+            let features = Features {
+                key: key.clone(),
+                x,
+            };
+            (p.mean.clamp(0.0, 1.0), Some(posterior), Some(features))
         }
     };
     let context_weight = match &compiled.context_weight {
@@ -402,6 +452,7 @@ fn gates<'a>(
         context_weight,
         weight,
         posterior,
+        features,
         admits,
     })
 }

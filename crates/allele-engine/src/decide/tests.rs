@@ -294,3 +294,96 @@ fn trace_snapshot_for_a_small_policy() {
     input.profile.consent.clear();
     insta::assert_json_snapshot!("trace_sms_no_consent", decide(&bundle(POLICY), &input));
 }
+
+const CONTEXTUAL: &str = r#"
+selection: thompson
+actions:
+  - id: in_store_offer
+    channels: [web]
+    purpose: dpv:DirectMarketing
+    value: 1.0
+    propensity:
+      model: contextual
+      prior: [1, 1]
+      features: ['context.touchpoint == "store"', 'double(profile.traits.age) / 100.0']
+  - id: plain
+    channels: [web]
+    purpose: dpv:DirectMarketing
+    value: 1.0
+    propensity: { expression: "0.3" }
+"#;
+
+/// Offers logged in both touchpoints: the offer works in store (60%) and
+/// not on the web (5%).
+fn contextual_stats(bundle: &Bundle) -> crate::linear::LinearStats {
+    let Propensity::Linear { key, .. } = &bundle.actions().next().unwrap().1.propensity else {
+        panic!("not a linear model");
+    };
+    let mut stats = crate::linear::LinearStats::new(key, 3);
+    for i in 0..400 {
+        let store = i % 2 == 0;
+        let rate = if store { 6 } else { 0 };
+        let reward = ((i / 2) % 10 < rate) as u8 as f64;
+        stats.add(&[1.0, f64::from(u8::from(store)), 0.34], reward);
+    }
+    stats
+}
+
+fn web_input() -> DecisionInput {
+    let mut input = input();
+    input.request.channel = "web".into();
+    input.profile.consent.push(ConsentRecord {
+        purpose: "dpv:DirectMarketing".into(),
+        channel: "web".into(),
+        status: ConsentStatus::Given,
+    });
+    input
+}
+
+#[test]
+fn a_contextual_model_learns_where_an_action_works() {
+    let bundle = bundle(CONTEXTUAL);
+    let mut input = web_input();
+    input
+        .linear_stats
+        .insert("in_store_offer".into(), contextual_stats(&bundle));
+    let share = |touchpoint: &str, input: &mut DecisionInput| {
+        input.request.touchpoint = touchpoint.into();
+        let decision = decide(&bundle, input);
+        let offer = decision
+            .candidates
+            .iter()
+            .find(|c| c.action_id == "in_store_offer")
+            .unwrap()
+            .clone();
+        (offer, decision)
+    };
+    let (store, decision) = share("store", &mut input);
+    assert!(store.propensity > 0.5, "{store:?}");
+    assert!(store.probability > 0.95, "{store:?}");
+    let chosen = &decision.actions[0];
+    assert_eq!(chosen.action_id, "in_store_offer");
+    let features = chosen.features.as_ref().unwrap();
+    assert_eq!(features.x, vec![1.0, 1.0, 0.34]);
+    let (web, _) = share("web", &mut input);
+    assert!(web.propensity < 0.1, "{web:?}");
+    assert!(web.probability < 0.05, "{web:?}");
+    // Without stats the prior (0.5 ± wide) keeps the offer in play on the web.
+    input.linear_stats.clear();
+    let (prior, _) = share("web", &mut input);
+    assert!((prior.propensity - 0.5).abs() < 1e-9, "{prior:?}");
+    assert!(
+        prior.probability > 0.2 && prior.probability < 0.9,
+        "{prior:?}"
+    );
+}
+
+#[test]
+fn a_failing_feature_excludes_the_action_at_propensity() {
+    let source = CONTEXTUAL.replace("profile.traits.age", "profile.traits.missing");
+    let decision = decide(&bundle(&source), &web_input());
+    assert_eq!(
+        stage_of(&decision, "in_store_offer"),
+        (Stage::Propensity, Outcome::Excluded)
+    );
+}

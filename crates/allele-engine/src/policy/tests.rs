@@ -49,7 +49,8 @@ fn the_design_example_compiles() {
         action.propensity,
         PropensityDoc::Model {
             model: ModelKind::Thompson,
-            prior: [1.0, 20.0]
+            prior: [1.0, 20.0],
+            features: Vec::new(),
         }
     );
 }
@@ -256,4 +257,46 @@ fn unknown_fields_in_a_bundle_document_are_refused() {
         Bundle::from_json_unverified(&text),
         Err(BundleError::Malformed(_))
     ));
+}
+
+#[test]
+fn contextual_features_are_checked() {
+    let policy = |propensity: &str| {
+        format!(
+            "actions:\n  - id: a\n    channels: [web]\n    purpose: dpv:DirectMarketing\n    propensity: {propensity}\n"
+        )
+    };
+    let output = compile(
+        &policy("{ model: contextual, features: ['context.touchpoint == \"store\"', 'profile.traits.age'] }"),
+        1,
+        &[],
+    )
+    .unwrap();
+    assert!(output.warnings.iter().all(|w| w.code != "model_fallback"));
+    let errors = |propensity: &str| {
+        compile(&policy(propensity), 1, &[])
+            .err()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.message)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let text = errors("{ model: contextual, features: ['\"x\" + \"y\"'] }");
+    assert!(
+        text.contains("feature must be a number or a boolean"),
+        "{text}"
+    );
+    let text = errors("{ model: thompson, features: ['true'] }");
+    assert!(
+        text.contains("`features` only applies to `model: contextual`"),
+        "{text}"
+    );
+    let nine = ["'true'"; 9].join(", ");
+    let text = errors(&format!("{{ model: contextual, features: [{nine}] }}"));
+    assert!(text.contains("at most 8 `features`, found 9"), "{text}");
+    let text = errors("{ model: contextual, features: ['profile.trait.age'] }");
+    assert!(text.contains("action `a`"), "{text}");
+    let fallback = compile(&policy("{ model: contextual }"), 1, &[]).unwrap();
+    assert!(fallback.warnings.iter().any(|w| w.code == "model_fallback"));
 }

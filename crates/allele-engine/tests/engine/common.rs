@@ -82,6 +82,7 @@ pub fn input(
         contact_history: Default::default(),
         customer_caps: None,
         arm_stats: Default::default(),
+        linear_stats: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@
 mod assets;
 mod charts;
 mod decisions;
+mod edges;
 mod experiments;
 mod ideas;
 mod learning;
@@ -23,6 +24,7 @@ mod reports;
 
 pub use assets::asset;
 pub use decisions::decisions;
+pub use edges::edges;
 pub use experiments::experiments;
 pub use ideas::{ideas, moderate};
 pub use learning::learning;
@@ -166,6 +168,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/decisions", "Decisions"),
     ("/experiments", "Experiments"),
     ("/learning", "Learning"),
+    ("/edges", "Edges"),
     ("/attribution", "Attribution"),
     ("/funnels", "Funnels"),
     ("/listening", "Listening"),

@@ -239,7 +239,12 @@ pub async fn decide(
         contact_history: known.history,
         customer_caps: caps.clone(),
         arm_stats: BTreeMap::new(),
+        linear_stats: BTreeMap::new(),
     };
+    (input.arm_stats, input.linear_stats) = edge
+        .learning
+        .learned(&edge.store, LOCAL_WS, &request.touchpoint, &active.bundle)
+        .await?;
     let doc = active.bundle.doc();
     let is_marketing = |action: &str| {
         doc.actions
@@ -316,17 +321,10 @@ pub async fn decide(
     let logged_request = json!({
         "user_id": request.user_id, "anonymous_id": request.anonymous_id,
         "touchpoint": request.touchpoint, "channel": request.channel, "context": request.context, "seed": seed,
-        "now_ms": now, "profile": snapshot,
+        "now_ms": now, "profile": snapshot, "arm_stats": input.arm_stats, "linear_stats": input.linear_stats,
     });
-    let actions: Vec<EdgeAction> = decision
-        .actions
-        .iter()
-        .map(|a| EdgeAction {
-            action_id: a.action_id.clone(),
-            probability: a.probability,
-            marketing: is_marketing(&a.action_id),
-        })
-        .collect();
+    let logged = allele_server::decisions::logged_actions(doc, &decision.actions);
+    let actions: Vec<EdgeAction> = logged.iter().map(EdgeAction::from).collect();
     let spent = actions.iter().filter(|a| a.marketing).count() as u32;
     let upload = EdgeDecision {
         decision_id: decision_id.clone(),
@@ -368,10 +366,7 @@ pub async fn decide(
                     request: &request_text,
                     result: &result,
                     at: now,
-                    actions: actions
-                        .iter()
-                        .map(|a| (a.action_id.clone(), a.probability, a.marketing))
-                        .collect(),
+                    actions: logged,
                     channel: &channel,
                 },
             )?;

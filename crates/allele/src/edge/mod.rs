@@ -8,6 +8,8 @@
 //! - [`decide`]: `/v1/decide` on the local bundle, with consent failing
 //!   closed when the snapshot is stale and caps held by leased budgets.
 //! - [`serve`]: the local HTTP API (decide, outcomes, Segment ingest).
+//! - [`report`]: the status (sync state, outbox, what it learned) it
+//!   serves locally and reports to the centre.
 //!
 //! Everything the edge acknowledges is first committed to its own SQLite
 //! data dir (the same store `allele serve` uses, with its group commit),
@@ -15,6 +17,7 @@
 
 pub mod bundle;
 pub mod decide;
+pub mod report;
 pub mod serve;
 pub mod sync;
 
@@ -92,6 +95,8 @@ pub struct Edge {
     pub outbox_ready: tokio::sync::Notify,
     /// Whether the last call to the centre succeeded.
     pub central_up: AtomicBool,
+    /// What learning propensities learned from this edge's own outcomes.
+    pub learning: allele_server::arms::ArmCache,
 }
 
 impl Edge {
@@ -164,6 +169,7 @@ pub async fn run(args: EdgeArgs) -> Result<(), String> {
         snapshot_every_ms: args.snapshot_every,
         outbox_ready: tokio::sync::Notify::new(),
         central_up: AtomicBool::new(false),
+        learning: allele_server::arms::ArmCache::default(),
     });
     bundle::load(&edge, pinned_flag).await?;
     sync::load(&edge).await?;
@@ -179,6 +185,7 @@ pub async fn run(args: EdgeArgs) -> Result<(), String> {
     tokio::spawn(bundle::pull_loop(Arc::clone(&edge)));
     tokio::spawn(sync::snapshot_loop(Arc::clone(&edge)));
     tokio::spawn(sync::ship_loop(Arc::clone(&edge)));
+    tokio::spawn(report::report_loop(Arc::clone(&edge)));
     serve::serve(Arc::clone(&edge), listener)
         .await
         .map_err(|err| format!("edge server failed: {err}"))?;

@@ -23,7 +23,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub type EdgeError = HttpError;
 
@@ -107,21 +106,7 @@ async fn status(
     headers: HeaderMap,
 ) -> Result<Json<Value>, HttpError> {
     require_edge_key(&edge, &headers)?;
-    let outbox = edge.store.read(store_edge::outbox_counts).await?;
-    let mut queued = Map::new();
-    for (kind, count) in outbox {
-        queued.insert(kind, json!(count));
-    }
-    let now = now_ms();
-    Ok(Json(json!({
-        "edge_id": edge.edge_id,
-        "bundle_version": edge.current_bundle().map(|b| b.version),
-        "public_key": edge.public_key.read().ok().and_then(|k| k.map(hex::encode)),
-        "snapshot_age_ms": edge.snapshot_age(now),
-        "max_staleness_ms": edge.max_staleness_ms,
-        "outbox": queued,
-        "central_up": edge.central_up.load(Ordering::Relaxed),
-    })))
+    Ok(Json(super::report::status(&edge).await?))
 }
 
 /// Commit events locally (profiles for local decisions) and queue them

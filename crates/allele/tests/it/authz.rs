@@ -46,6 +46,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("GET", "/v1/reports/sentiment".into()),
         ("GET", "/v1/reports/influence".into()),
         ("GET", "/v1/reports/referrals".into()),
+        ("GET", "/v1/edges".into()),
         ("GET", "/v1/reports/paths".into()),
         ("GET", "/v1/reports/heterogeneity".into()),
         ("GET", "/v1/reports/ope?version=1".into()),
@@ -84,6 +85,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/edge/events".into()),
         ("POST", "/v1/edge/decisions".into()),
         ("POST", "/v1/edge/leases".into()),
+        ("POST", "/v1/edge/status".into()),
     ];
     let customer_only: Vec<(&str, String)> = vec![
         ("GET", "/v1/me/consent".into()),

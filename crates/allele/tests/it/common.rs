@@ -123,6 +123,17 @@ impl Server {
         read(response)
     }
 
+    /// POST with a bearer key (a decide key, say).
+    pub fn post_with_key(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let response = client()
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .expect("post");
+        read(response)
+    }
+
     pub fn admin_get(&self, path: &str) -> (u16, Value) {
         let response = client()
             .get(format!("{}{path}", self.url))
