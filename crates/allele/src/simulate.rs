@@ -7,6 +7,9 @@
 //! - **static**: the central rules as written, `selection: top` on value;
 //! - **adapted**: the same actions with Beta-Bernoulli propensities and
 //!   Thompson selection, each edge learning from its own outcomes;
+//! - **contextual**: the same with contextual propensities (linear Thompson
+//!   sampling on the customer's tier), each edge learning on its own too,
+//!   so it can find the tier effect a per-touchpoint rate cannot;
 //! - **oracle**: the action with the best hidden expected value.
 //!
 //! Edges go offline in spells: they keep deciding on their own, queue their
@@ -18,6 +21,7 @@
 //! splits each action's outcomes by context (`allele-server::learning`) and
 //! proposes rule changes, which should name the effects planted here.
 
+use allele_engine::linear::LinearStats;
 use allele_engine::{
     ArmStats, Bundle, ConsentRecord, ConsentStatus, DecisionInput, DecisionRequest, ProfileView,
 };
@@ -76,24 +80,37 @@ pub struct SimulateArgs {
     pub json: bool,
 }
 
-fn policy(adapted: bool) -> String {
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Static,
+    Adapted,
+    Contextual,
+}
+
+fn policy(kind: Kind) -> String {
     let mut out = format!(
         "holdout: {{ universal: 0.0, salt: \"sim\" }}\nselection: {}\nactions:\n",
-        if adapted { "thompson" } else { "top" }
+        if kind == Kind::Static {
+            "top"
+        } else {
+            "thompson"
+        }
     );
     for (id, value, marketing) in ACTIONS {
-        let (kind, purpose) = if marketing {
+        let (kind_text, purpose) = if marketing {
             ("marketing", "dpv:DirectMarketing")
         } else {
             ("transactional", "dpv:ServiceProvision")
         };
-        let propensity = if adapted {
-            "{ model: thompson, prior: [1, 9] }"
-        } else {
-            "{ expression: \"0.1\" }"
+        let propensity = match kind {
+            Kind::Static => "{ expression: \"0.1\" }",
+            Kind::Adapted => "{ model: thompson, prior: [1, 9] }",
+            Kind::Contextual => {
+                "{ model: contextual, prior: [1, 9], features: ['profile.traits.tier == \"gold\"'] }"
+            }
         };
         out.push_str(&format!(
-            "  - id: {id}\n    channels: [web]\n    purpose: {purpose}\n    kind: {kind}\n    value: {value}\n    propensity: {propensity}\n"
+            "  - id: {id}\n    channels: [web]\n    purpose: {purpose}\n    kind: {kind_text}\n    value: {value}\n    propensity: {propensity}\n"
         ));
     }
     out
@@ -108,6 +125,7 @@ struct Customer {
 
 struct Edge {
     arms: BTreeMap<String, ArmStats>,
+    linear: BTreeMap<String, LinearStats>,
     /// The last round whose consent snapshot reached this edge.
     synced: usize,
     /// Log waiting for the centre while the edge is offline.
@@ -119,6 +137,7 @@ struct Edge {
 pub struct Round {
     pub statics: f64,
     pub adapted: f64,
+    pub contextual: f64,
     pub oracle: f64,
     pub edges_offline: usize,
     pub failed_closed: usize,
@@ -169,15 +188,19 @@ fn input(customer: &Customer, consented: bool, touchpoint: &str, round: usize) -
     }
 }
 
-fn compile(adapted: bool) -> Result<Bundle, String> {
-    allele_engine::compile(&policy(adapted), 1, &[])
+fn compile(kind: Kind) -> Result<Bundle, String> {
+    allele_engine::compile(&policy(kind), 1, &[])
         .map(|out| out.bundle)
         .map_err(|errors| format!("the simulated policy does not compile: {errors:?}"))
 }
 
 /// Run the market; `tick` is called once per round.
 pub fn simulate(args: &SimulateArgs, mut tick: impl FnMut(usize)) -> Result<Outcome, String> {
-    let (statics, adapted) = (compile(false)?, compile(true)?);
+    let (statics, adapted, contextual) = (
+        compile(Kind::Static)?,
+        compile(Kind::Adapted)?,
+        compile(Kind::Contextual)?,
+    );
     let mut rng = StdRng::seed_from_u64(args.seed);
     let customers: Vec<Customer> = (0..args.customers.max(1))
         .map(|i| Customer {
@@ -192,6 +215,7 @@ pub fn simulate(args: &SimulateArgs, mut tick: impl FnMut(usize)) -> Result<Outc
         .iter()
         .map(|_| Edge {
             arms: BTreeMap::new(),
+            linear: BTreeMap::new(),
             synced: 0,
             outbox: Vec::new(),
         })
@@ -227,15 +251,19 @@ pub fn simulate(args: &SimulateArgs, mut tick: impl FnMut(usize)) -> Result<Outc
                         if *u < p { *value } else { 0.0 }
                     })
             };
-            let mut decide = |bundle: &Bundle, arms: &BTreeMap<String, ArmStats>| {
+            let mut decide = |bundle: &Bundle, edge: Option<&Edge>| {
                 let mut request = input(customer, known_consented && !stale, touchpoint, round);
                 request.seed = rng.random();
-                request.arm_stats = arms.clone();
+                if let Some(edge) = edge {
+                    request.arm_stats = edge.arms.clone();
+                    request.linear_stats = edge.linear.clone();
+                }
                 let decision = allele_engine::decide(bundle, &request);
                 (request, decision)
             };
-            let (_, fixed) = decide(&statics, &BTreeMap::new());
-            let (request, learned) = decide(&adapted, &edge.arms);
+            let (_, fixed) = decide(&statics, None);
+            let (request, learned) = decide(&adapted, Some(edge));
+            let (_, in_context) = decide(&contextual, Some(edge));
             totals.failed_closed += usize::from(stale && known_consented);
             let mut gained = |decision: &allele_engine::Decision| -> f64 {
                 let Some(chosen) = decision.actions.first() else {
@@ -255,6 +283,16 @@ pub fn simulate(args: &SimulateArgs, mut tick: impl FnMut(usize)) -> Result<Outc
             totals.statics += gained(&fixed);
             let got = gained(&learned);
             totals.adapted += got;
+            let got_in_context = gained(&in_context);
+            totals.contextual += got_in_context;
+            if let Some(chosen) = in_context.actions.first()
+                && let Some(features) = &chosen.features
+            {
+                edge.linear
+                    .entry(chosen.action_id.clone())
+                    .or_insert_with(|| LinearStats::new(&features.key, features.x.len()))
+                    .add(&features.x, f64::from(u8::from(got_in_context > 0.0)));
+            }
             if let Some(chosen) = learned.actions.first() {
                 let arm = edge.arms.entry(chosen.action_id.clone()).or_default();
                 if got > 0.0 {
@@ -288,7 +326,7 @@ pub fn simulate(args: &SimulateArgs, mut tick: impl FnMut(usize)) -> Result<Outc
         let mine: Vec<&Logged> = centre.iter().filter(|l| l.action == action).collect();
         let (_, cells) = learning::split(&mine, 50);
         proposals.extend(learning::propose(
-            (&policy(true), 1),
+            (&policy(Kind::Adapted), 1),
             action,
             &cells,
             &centre,
@@ -312,9 +350,10 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     let outcome = simulate(&args, |_| bar.inc(1))?;
     bar.finish_and_clear();
     let total = |f: fn(&Round) -> f64| outcome.rounds.iter().map(f).sum::<f64>();
-    let (statics, adapted, oracle) = (
+    let (statics, adapted, contextual, oracle) = (
         total(|r| r.statics),
         total(|r| r.adapted),
+        total(|r| r.contextual),
         total(|r| r.oracle),
     );
     let summaries: Vec<Value> = outcome
@@ -325,7 +364,7 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
     if args.json {
         let body = json!({
             "rounds": outcome.rounds,
-            "total": {"static": statics, "adapted": adapted, "oracle": oracle},
+            "total": {"static": statics, "adapted": adapted, "contextual": contextual, "oracle": oracle},
             "violations": outcome.violations,
             "logged_at_centre": outcome.logged_at_centre,
             "proposals": summaries,
@@ -334,13 +373,16 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         return Ok(());
     }
     let per = args.decisions.max(1) as f64;
-    println!("round  static  adapted  oracle  (reward per decision)  offline  failed closed");
+    println!(
+        "round  static  adapted  contextual  oracle  (adapted share of oracle)  offline  failed closed"
+    );
     for (i, r) in outcome.rounds.iter().enumerate() {
         println!(
-            "{:>5}  {:>6.3}  {:>7.3}  {:>6.3}  {}  {:>7}  {:>13}",
+            "{:>5}  {:>6.3}  {:>7.3}  {:>10.3}  {:>6.3}  {}  {:>7}  {:>13}",
             i + 1,
             r.statics / per,
             r.adapted / per,
+            r.contextual / per,
             r.oracle / per,
             bar_of(r.adapted / r.oracle.max(f64::EPSILON)),
             r.edges_offline,
@@ -348,8 +390,9 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
         );
     }
     println!(
-        "total  static {statics:.0} · adapted {adapted:.0} ({:+.1} %) · oracle {oracle:.0} · consent violations {}",
+        "total  static {statics:.0} · adapted {adapted:.0} ({:+.1} %) · contextual {contextual:.0} ({:+.1} %) · oracle {oracle:.0} · consent violations {}",
         100.0 * (adapted - statics) / statics.max(f64::EPSILON),
+        100.0 * (contextual - statics) / statics.max(f64::EPSILON),
         outcome.violations
     );
     println!(
