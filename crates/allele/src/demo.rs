@@ -109,6 +109,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = AppState::new(store, Config::default());
     let app = allele_server::router(state.clone());
+    // Served from the start: the edges of the third act talk to it over HTTP.
+    let serving = tokio::spawn(allele_server::serve(state.clone(), listener));
 
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -177,11 +179,42 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         args.seed,
     )
     .await?;
+    let decide_key = state
+        .store
+        .write(1, |conn| {
+            keys::create_key(conn, "default", allele_store::Role::Decide, now_ms())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let edges = crate::demo_edges::run(crate::demo_edges::Act {
+        state: &state,
+        app: &app,
+        centre: addr,
+        admin_key: &created.admin_key,
+        decide_key: &decide_key,
+        dir: &dir,
+        customers: args.customers,
+        seed: args.seed,
+    })
+    .await?;
+    let portal = crate::demo_story::call(
+        &app,
+        "POST",
+        "/v1/profiles/user_id:cust-1/tokens",
+        &format!("Bearer {}", created.admin_key),
+        &[("host", &addr.to_string())],
+        String::new(),
+    )
+    .await?;
     let elapsed_story = started.elapsed().as_secs_f64();
     let summary = json!({
         "data_dir": dir.display().to_string(),
         "story_seconds": (elapsed_story * 1000.0).round() / 1000.0,
         "marketing": marketing,
+        "edges": edges["edges"],
+        "call_centre_offline": edges["call_centre_offline"],
+        "consent_withdrawn": edges["consent_withdrawn"],
+        "learning": edges["learning"],
         "customers": args.customers,
         "days": args.days,
         "events_sent": sent,
@@ -193,6 +226,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "urls": {
             "api": format!("http://{addr}"),
             "console": format!("http://{addr}/login (log in with the admin_key)"),
+            "edges": format!("http://{addr}/edges"),
+            "portal": portal["login_url"],
             "profile": format!("http://{addr}/v1/profiles/user_id:cust-1"),
             "metrics": format!("http://{addr}/metrics"),
         },
@@ -209,7 +244,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "serving on http://{addr}; press Ctrl-C to stop (data in {})",
         dir.display()
     );
-    allele_server::serve(state, listener)
+    serving
         .await
+        .map_err(|e| format!("server failed: {e}"))?
         .map_err(|e| format!("server failed: {e}"))
 }

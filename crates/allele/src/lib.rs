@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod demo_edges;
 pub mod demo_story;
 pub mod edge;
 pub mod evaluate;

@@ -135,7 +135,16 @@ async fn state_or_create(
         .map_err(|err| err.to_string())
 }
 
-pub async fn run(args: EdgeArgs) -> Result<(), String> {
+/// A started edge: its state (with the bundle, snapshot, outbox and report
+/// loops running) and its bound listener, not yet served.
+pub struct Started {
+    pub edge: Arc<Edge>,
+    pub listener: tokio::net::TcpListener,
+    pub addr: std::net::SocketAddr,
+}
+
+/// Open the data dir, bind, and start the loops that talk to the centre.
+pub async fn start(args: EdgeArgs) -> Result<Started, String> {
     if !(args.central.starts_with("http://") || args.central.starts_with("https://")) {
         return Err(format!(
             "`--central` must be an http(s) url, got `{}`",
@@ -177,15 +186,28 @@ pub async fn run(args: EdgeArgs) -> Result<(), String> {
         .await
         .map_err(|err| format!("cannot listen on `{}`: {err}", args.listen))?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    tokio::spawn(bundle::pull_loop(Arc::clone(&edge)));
+    tokio::spawn(sync::snapshot_loop(Arc::clone(&edge)));
+    tokio::spawn(sync::ship_loop(Arc::clone(&edge)));
+    tokio::spawn(report::report_loop(Arc::clone(&edge)));
+    Ok(Started {
+        edge,
+        listener,
+        addr,
+    })
+}
+
+pub async fn run(args: EdgeArgs) -> Result<(), String> {
+    let Started {
+        edge,
+        listener,
+        addr,
+    } = start(args).await?;
     println!(
         "{}",
         serde_json::json!({"listening": format!("http://{addr}"), "edge_id": edge.edge_id})
     );
     tracing::info!(%addr, central = %edge.central, "allele edge serving");
-    tokio::spawn(bundle::pull_loop(Arc::clone(&edge)));
-    tokio::spawn(sync::snapshot_loop(Arc::clone(&edge)));
-    tokio::spawn(sync::ship_loop(Arc::clone(&edge)));
-    tokio::spawn(report::report_loop(Arc::clone(&edge)));
     serve::serve(Arc::clone(&edge), listener)
         .await
         .map_err(|err| format!("edge server failed: {err}"))?;
