@@ -199,4 +199,22 @@ fn status_reports_are_validated() {
     assert_eq!(code, 400, "{answer}");
     let (_, listed) = centre.admin_get("/v1/edges");
     assert_eq!(listed["edges"], json!([]), "refused reports are not stored");
+    // What an edge reports is shown escaped: touchpoints and action ids
+    // come from callers.
+    let hostile = json!({
+        "edge_id": "<img src=x onerror=alert(1)>",
+        "snapshot_age_ms": 1200,
+        "outbox": {"event": 3, "decision": 4},
+        "learned": {"<script>alert(2)</script>": {"a\"><b>": {"model": "thompson", "offers": 5, "outcomes": 1, "rate": 0.2}}},
+    });
+    let (code, answer) = centre.post_with_key(&key, "/v1/edge/status", &hostile);
+    assert_eq!(code, 200, "{answer}");
+    let (_, listed) = centre.admin_get("/v1/edges");
+    assert_eq!(listed["edges"][0]["status"]["outbox"]["decision"], 4);
+    let (code, page) = Browser::login(&centre).get("/edges");
+    assert_eq!(code, 200);
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&#60;img src=x onerror=alert(1)&#62;"), "{page}");
+    assert!(page.contains(">7</td>"), "outbox depth summed: {page}");
 }
