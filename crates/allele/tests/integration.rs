@@ -54,6 +54,8 @@ mod evaluate;
 mod experiments;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/fuzz_corpus.rs"]
+mod fuzz_corpus;
 #[path = "it/grants.rs"]
 mod grants;
 #[path = "it/guard.rs"]

@@ -215,6 +215,9 @@ fn status_reports_are_validated() {
     assert_eq!(code, 200);
     assert!(!page.contains("<img src=x"), "{page}");
     assert!(!page.contains("<script>alert"), "{page}");
-    assert!(page.contains("&#60;img src=x onerror=alert(1)&#62;"), "{page}");
+    assert!(
+        page.contains("&#60;img src=x onerror=alert(1)&#62;"),
+        "{page}"
+    );
     assert!(page.contains(">7</td>"), "outbox depth summed: {page}");
 }

@@ -1,0 +1,2 @@
+//! The checks behind allele's fuzz targets (see `checks`).
+pub mod checks;
