@@ -171,7 +171,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-    let marketing = crate::demo_story::run(
+    let mut marketing = crate::demo_story::run(
         &app,
         &created.admin_key,
         &created.write_key,
@@ -206,6 +206,11 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         String::new(),
     )
     .await?;
+    // Measured last: the edges' decisions and outcomes count too.
+    let measured = crate::demo_story::measure(&app, &created.admin_key).await?;
+    if let (Some(marketing), Some(measured)) = (marketing.as_object_mut(), measured.as_object()) {
+        marketing.extend(measured.clone());
+    }
     let elapsed_story = started.elapsed().as_secs_f64();
     let summary = json!({
         "data_dir": dir.display().to_string(),

@@ -29,7 +29,10 @@ actions:
     value: 15.0
     cost: 0.2
     eligibility: 'profile.traits.tier in ["silver", "gold"]'
-    propensity: { expression: "0.2" }
+    propensity:
+      model: contextual
+      prior: [2, 8]
+      features: ['profile.traits.tier == "gold"']
   - id: order_update
     channels: [email]
     purpose: dpv:ServiceProvision
@@ -201,6 +204,19 @@ pub async fn run(
     let mean_compound = compound.iter().sum::<f64>() / compound.len().max(1) as f64;
     let negative = compound.iter().filter(|c| **c <= -0.05).count();
 
+    Ok(json!({
+        "policy_version": published["version"],
+        "decisions": decisions,
+        "marketing_offers": offers,
+        "conversions": conversions,
+        "sentiment": {"posts": compound.len(), "mean_compound": round(Some(mean_compound), 4), "negative_posts": negative},
+    }))
+}
+
+/// The measurements, read once every act has run: the universal holdout
+/// against the treated, and the gold card's lift and ROI.
+pub async fn measure(app: &axum::Router, admin_key: &str) -> Result<Value, String> {
+    let bearer = format!("Bearer {admin_key}");
     let lift = call(
         app,
         "GET",
@@ -221,10 +237,6 @@ pub async fn run(
     .await?;
     let comparison = &holdout["comparisons"][0];
     Ok(json!({
-        "policy_version": published["version"],
-        "decisions": decisions,
-        "marketing_offers": offers,
-        "conversions": conversions,
         "holdout_experiment": {
             "treated_rate": round(holdout["variations"][1]["rate"].as_f64(), 4),
             "holdout_rate": round(holdout["variations"][0]["rate"].as_f64(), 4),
@@ -239,6 +251,5 @@ pub async fn run(
             "cost": round(lift["cost"].as_f64(), 2),
             "roi": round(lift["roi"].as_f64(), 2),
         },
-        "sentiment": {"posts": compound.len(), "mean_compound": round(Some(mean_compound), 4), "negative_posts": negative},
     }))
 }

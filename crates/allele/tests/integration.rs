@@ -38,6 +38,8 @@ mod decide_reads;
 mod decisions;
 #[path = "it/demo.rs"]
 mod demo;
+#[path = "it/demo_browser.rs"]
+mod demo_browser;
 #[path = "it/durability.rs"]
 mod durability;
 #[path = "it/edge.rs"]

@@ -45,10 +45,16 @@ fn learned(table: &Table, bundle: Option<&allele_engine::Bundle>) -> Value {
         let mut actions = Map::new();
         for (action, arm) in &learned.arms {
             let offers = arm.successes + arm.failures;
+            // Every offered action has counts; only Beta models learn from them.
+            let beta = bundle.is_some_and(|b| {
+                b.actions().any(|(doc, c)| {
+                    doc.id == *action && matches!(c.propensity, Propensity::Beta { .. })
+                })
+            });
             actions.insert(
                 action.clone(),
                 json!({
-                    "model": "thompson",
+                    "model": if beta { "thompson" } else { "observed" },
                     "offers": offers as u64,
                     "outcomes": arm.successes as u64,
                     "rate": if offers > 0.0 { arm.successes / offers } else { 0.0 },
