@@ -234,6 +234,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/experiments", get(console::experiments))
         .route("/learning", get(console::learning))
         .route("/edges", get(console::edges))
+        .route("/segments", get(console::segments))
         .route("/attribution", get(console::attribution))
         .route("/funnels", get(console::funnels))
         .route("/listening", get(console::listening))

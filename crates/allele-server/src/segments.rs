@@ -198,6 +198,16 @@ pub struct MembersQuery {
     after: Option<String>,
 }
 
+impl MembersQuery {
+    /// The first `limit` members.
+    pub fn first(limit: usize) -> MembersQuery {
+        MembersQuery {
+            limit: Some(limit),
+            after: None,
+        }
+    }
+}
+
 /// `GET /v1/segments/{id}/members?limit&after`: members by profile id.
 pub async fn members(
     State(state): State<Arc<AppState>>,

@@ -30,6 +30,8 @@ mod console;
 mod console_browser;
 #[path = "it/console_pages.rs"]
 mod console_pages;
+#[path = "it/console_segments.rs"]
+mod console_segments;
 #[path = "it/customer.rs"]
 mod customer;
 #[path = "it/decide_reads.rs"]

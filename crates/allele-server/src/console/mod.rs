@@ -21,6 +21,7 @@ mod policies;
 mod privacy;
 mod profiles;
 mod reports;
+mod segments;
 
 pub use assets::asset;
 pub use decisions::decisions;
@@ -33,6 +34,7 @@ pub use policies::{activate, policies, post_policy};
 pub use privacy::privacy;
 pub use profiles::{profiles, unmerge};
 pub use reports::{attribution, funnels, listening};
+pub use segments::segments;
 
 use crate::AppState;
 use crate::error::HttpError;
@@ -164,6 +166,7 @@ pub struct Chrome {
 pub const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/profiles", "Profiles"),
+    ("/segments", "Segments"),
     ("/policies", "Policies"),
     ("/decisions", "Decisions"),
     ("/experiments", "Experiments"),

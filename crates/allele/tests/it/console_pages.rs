@@ -25,6 +25,8 @@ const PAGES: &[&str] = &[
     "/decisions",
     "/experiments",
     "/learning",
+    "/edges",
+    "/segments",
     "/attribution",
     "/funnels",
     "/listening",
