@@ -123,7 +123,7 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
                             .is_none_or(|(root, _)| *root != event.root)
                         {
                             let profile =
-                                crate::decisions::engine_profile(conn, &event.ws, &event.root)?;
+                                crate::decisions::segment_profile(conn, &event.ws, &event.root)?;
                             memberships = Some((event.root.clone(), profile.segments));
                         }
                         let member = memberships
