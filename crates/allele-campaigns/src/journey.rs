@@ -16,6 +16,11 @@
 //! holdout: 0.1                              # share of entrants who get no step
 //! ```
 //!
+//! A `date_trait` trigger enters a person every year on the anniversary of
+//! the trait's date once their local time reaches `at` (see
+//! [`crate::anniversary`]); the year is the entry's key, so `reentry` does
+//! not apply to it, except that a run still active is not entered again.
+//!
 //! Steps run in order; a branch jumps forward only (to `then` when its CEL
 //! condition holds, else to `else` or the next step), so every run ends and
 //! each step runs at most once per run, which is what makes a step's
@@ -183,6 +188,13 @@ impl JourneyDef {
         ];
         if triggers.iter().filter(|b| **b).count() != 1 {
             return Err("the trigger needs exactly one of `event`, `segment`, `date_trait`".into());
+        }
+        if let Some(name) = &t.date_trait
+            && (name.trim().is_empty() || name.contains(['"', '\\']))
+        {
+            return Err(format!(
+                "date trait `{name}` must be a trait name without quotes or backslashes"
+            ));
         }
         if let Some(at) = &t.at
             && parse_time_of_day(at).is_none()

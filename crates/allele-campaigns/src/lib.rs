@@ -4,6 +4,7 @@
 //! journey run. Nothing here reads a clock, a socket or a file: the server
 //! passes times in and applies the effects the machine returns.
 
+pub mod anniversary;
 pub mod journey;
 pub mod links;
 pub mod machine;

@@ -64,6 +64,23 @@ pub fn engine_profile(
     engine_view(conn, ws, root, read::profile(conn, root)?)
 }
 
+/// The profile as segments see it: memberships exact, but only the
+/// computed traits the workspace's segments read are computed (the rest
+/// cost event scans nobody needs here).
+pub fn segment_profile(
+    conn: &allele_store::Connection,
+    ws: &str,
+    root: &str,
+) -> Result<ProfileView, StoreError> {
+    engine_view_wanted(
+        conn,
+        ws,
+        root,
+        read::profile(conn, root)?,
+        Wanted::default(),
+    )
+}
+
 /// The same, from a profile already read (so callers that also answer the
 /// stored view do not fold the profile twice).
 pub(crate) fn engine_view(

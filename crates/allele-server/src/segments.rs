@@ -256,3 +256,32 @@ pub async fn members(
     page.map(Json)
         .ok_or_else(|| HttpError::new(Code::SegmentNotFound, "no segment has this id"))
 }
+
+/// Every member of segment `id` (root profile ids, in id order), or `None`
+/// when there is no such segment: a full evaluation over the workspace.
+pub fn rebuild(
+    conn: &allele_store::Connection,
+    ws: &str,
+    id: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let Some(definition) = segments::get(conn, ws, id)? else {
+        return Ok(None);
+    };
+    let (expression, slots) = compile(&definition).map_err(StoreError::Invalid)?;
+    let now = now_ms();
+    let mut found = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let batch = segments::roots_after(conn, ws, &cursor, 500)?;
+        let Some((last, _)) = batch.last() else { break };
+        let next_cursor = last.clone();
+        for (root, _) in batch {
+            let profile = crate::decisions::segment_profile(conn, ws, &root)?;
+            if is_member(&expression, &slots, &as_input(&profile, now), now) {
+                found.push(root);
+            }
+        }
+        cursor = next_cursor;
+    }
+    Ok(Some(found))
+}

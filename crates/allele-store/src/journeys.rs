@@ -218,3 +218,39 @@ pub fn segment_left(
         .execute(params![ws, segment, root])?;
     Ok(())
 }
+
+/// Record that a date-trait journey entered (or passed over) a person for
+/// the anniversary of `year`; `true` the first time. The key shares the
+/// segment-membership table: segment ids never start with `@`, so the two
+/// cannot collide, and erasure already clears both.
+pub fn occasion_entered(
+    conn: &Connection,
+    ws: &str,
+    journey: &str,
+    year: i16,
+    root: &str,
+) -> Result<bool, StoreError> {
+    segment_entered(conn, ws, &format!("@date:{journey}:{year}"), root)
+}
+
+/// Root profiles of the workspace with a member whose trait `name` is text
+/// whose `MM-DD` (characters 6–10, as in `1990-05-17` or a timestamp) is
+/// one of `month_days`: the few people whose anniversary may be due, for
+/// the exact check in Rust.
+pub fn date_candidates(
+    conn: &Connection,
+    ws: &str,
+    name: &str,
+    month_days: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let path = format!("$.\"{name}\"");
+    let days = serde_json::to_string(month_days).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT root_id FROM profiles WHERE workspace_id = ?1
+         AND substr(json_extract(traits, ?2), 6, 5) IN (SELECT value FROM json_each(?3)) ORDER BY root_id",
+    )?;
+    let rows = stmt
+        .query_map(params![ws, path, days], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

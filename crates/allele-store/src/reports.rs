@@ -462,27 +462,34 @@ pub fn handles(text: &str) -> impl Iterator<Item = &str> {
         .filter(|h| !h.is_empty())
 }
 
-/// Every event named in `names` as `(person, ts, index of its name)`, in
-/// time order, for funnels.
+/// For funnels: each step's events as `(person, ts)`, sorted by person and
+/// then time. People are merged roots' integer keys, read from the narrow
+/// `event_facts` rows (in that order already unless merges moved some),
+/// so no event JSON is parsed and no profile id is compared as text.
 pub fn step_events(
     conn: &Connection,
     ws: &str,
     names: &[String],
-) -> Result<Vec<(String, i64, usize)>, StoreError> {
+) -> Result<Vec<Vec<(i64, i64)>>, StoreError> {
+    let roots = merged_roots(conn, ws)?;
     let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1 AND e.name = ?2",
+        "SELECT profile, ts FROM event_facts WHERE name_id = ?1 ORDER BY profile, ts, seq",
     )?;
-    let mut out = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let rows = stmt.query_map(params![ws, name], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
-        for row in rows {
-            let (who, ts) = row?;
-            out.push((who, ts, index));
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut events = Vec::new();
+        if let Some(id) = name_id(conn, ws, name)? {
+            let mut rows = stmt.query([id])?;
+            while let Some(row) = rows.next()? {
+                let profile: i64 = row.get(0)?;
+                let root = roots.get(&profile).copied().unwrap_or(profile);
+                events.push((root, row.get::<_, i64>(1)?));
+            }
         }
+        if !roots.is_empty() {
+            events.sort_unstable();
+        }
+        out.push(events);
     }
-    out.sort_by(|a, b| (a.1, &a.0, a.2).cmp(&(b.1, &b.0, b.2)));
     Ok(out)
 }

@@ -1,9 +1,10 @@
 //! Journeys: `PUT /v1/journeys/{id}` stores a checked definition (see
 //! `allele_campaigns::journey` for the format); the runner enters people
-//! when their events or segment entries match a trigger and advances each
-//! run durably. Branch conditions are CEL, compiled by the engine's
+//! when their events, segment entries or date-trait anniversaries match a
+//! trigger and advances each run durably. Branch conditions are CEL, compiled by the engine's
 //! compiler and checked when the journey is saved.
 
+mod dates;
 pub mod runner;
 
 use crate::AppState;
@@ -44,11 +45,6 @@ pub async fn put(
     }
     let source = std::str::from_utf8(&body).map_err(|_| invalid("the definition is not utf-8"))?;
     let (def, kinds) = JourneyDef::parse(source).map_err(invalid)?;
-    if def.trigger.date_trait.is_some() {
-        return Err(invalid(
-            "`date_trait` triggers are not supported yet; use `event` or `segment`",
-        ));
-    }
     for (step, kind) in def.steps.iter().zip(&kinds) {
         if let Kind::Branch { condition, .. } = kind {
             crate::segments::compile(condition)

@@ -2,7 +2,9 @@
 //! 1. reads events past its cursor and turns them into entries (trigger
 //!    event, segment entry) and exits (the exit goal), committed together
 //!    with the new cursor, so a restart neither loses nor repeats one;
-//! 2. advances every due run with the step machine and commits the new
+//! 2. at most once a minute per date-trait journey, enters the people whose
+//!    anniversary is due (see `dates`), each keyed by its year;
+//! 3. advances every due run with the step machine and commits the new
 //!    state together with the run's effects (outbox rows keyed
 //!    `journey:{run}:{step}`, trait updates as identify events with
 //!    message id `jrn-{run}-{step}`, webhook deliveries) in one
@@ -12,6 +14,7 @@
 //! process dies in between, the step runs again and logs a second decision,
 //! but nothing reaches the person twice.
 
+use super::dates;
 use crate::AppState;
 use allele_campaigns::journey::Kind;
 use allele_campaigns::{Effect, Env, JourneyDef, RunState, RunStatus, advance, parse_duration};
@@ -23,10 +26,10 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Journey {
-    ws: String,
-    id: String,
-    def: JourneyDef,
+pub(super) struct Journey {
+    pub(super) ws: String,
+    pub(super) id: String,
+    pub(super) def: JourneyDef,
     kinds: Vec<Kind>,
 }
 
@@ -43,21 +46,23 @@ fn load(conn: &allele_store::Connection) -> Result<Vec<Journey>, StoreError> {
 
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(async move {
+        let mut scans = dates::Scans::default();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            if let Err(error) = tick(&state).await {
+            if let Err(error) = tick(&state, &mut scans).await {
                 tracing::warn!(%error, "journey runner tick failed; retrying");
             }
         }
     });
 }
 
-async fn tick(state: &Arc<AppState>) -> Result<(), StoreError> {
+async fn tick(state: &Arc<AppState>, scans: &mut dates::Scans) -> Result<(), StoreError> {
     let journeys = Arc::new(state.store.read(load).await?);
     if journeys.is_empty() {
         return Ok(());
     }
     enter_and_exit(state, &journeys).await?;
+    dates::enter_due(state, &journeys, scans).await?;
     let due = state
         .store
         .read(|conn| journeys::due(conn, now_ms(), 100))
@@ -118,7 +123,7 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
                             .is_none_or(|(root, _)| *root != event.root)
                         {
                             let profile =
-                                crate::decisions::engine_profile(conn, &event.ws, &event.root)?;
+                                crate::decisions::segment_profile(conn, &event.ws, &event.root)?;
                             memberships = Some((event.root.clone(), profile.segments));
                         }
                         let member = memberships
@@ -178,8 +183,9 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
 }
 
 /// Start a run unless the re-entry rule forbids it; the holdout share is
-/// recorded as `held_out` runs that take no step.
-fn enter(
+/// recorded as `held_out` runs that take no step. A date trigger's entries
+/// are keyed by year instead, so only a run still active holds it back.
+pub(super) fn enter(
     conn: &allele_store::Connection,
     journey: &Journey,
     root: &str,
@@ -188,11 +194,12 @@ fn enter(
     if let Some((status, entered_at)) = journeys::latest_run(conn, &journey.ws, &journey.id, root)?
     {
         let allowed = status != "active"
-            && match journey.def.reentry.as_str() {
-                "never" => false,
-                "after_exit" => true,
-                other => parse_duration(other).is_some_and(|d| now - entered_at >= d),
-            };
+            && (journey.def.trigger.date_trait.is_some()
+                || match journey.def.reentry.as_str() {
+                    "never" => false,
+                    "after_exit" => true,
+                    other => parse_duration(other).is_some_and(|d| now - entered_at >= d),
+                });
         if !allowed {
             return Ok(());
         }
@@ -244,7 +251,7 @@ impl Env for PersonEnv<'_> {
 }
 
 /// The person's time zone: their own setting, else a `timezone` trait, else UTC.
-fn time_zone(limits: Option<String>, traits: &Map<String, Value>) -> TimeZone {
+pub(super) fn time_zone(limits: Option<String>, traits: &Map<String, Value>) -> TimeZone {
     let from_limits = limits
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|v| v["timezone"].as_str().map(str::to_string));

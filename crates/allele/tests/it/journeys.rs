@@ -291,3 +291,83 @@ fn segment_entry_triggers_a_decided_email() {
         "staying a member is not an entry"
     );
 }
+
+/// A zone where the local time is well away from midnight now, so "today"
+/// and "tomorrow" cannot change while the test runs.
+fn zone_away_from_midnight() -> (String, jiff::Zoned) {
+    for name in ["UTC", "Asia/Tokyo", "America/New_York"] {
+        let local = jiff::Timestamp::now().in_tz(name).unwrap();
+        if (2..22).contains(&local.hour()) {
+            return (name.to_string(), local);
+        }
+    }
+    unreachable!("three zones nine or more hours apart")
+}
+
+#[test]
+fn birthdays_enter_once_a_year_in_the_persons_zone() {
+    let mut server = Server::start();
+    let (zone, local) = zone_away_from_midnight();
+    // 28 years back keeps February 29 a real date.
+    let born = |date: jiff::civil::Date| {
+        jiff::civil::date(date.year() - 28, date.month(), date.day()).to_string()
+    };
+    let today = born(local.date());
+    let tomorrow = born(local.date().tomorrow().unwrap());
+    let (celebrant, waiting, garbled) = (unique("bday"), unique("tomorrow"), unique("garbled"));
+    for (user, birthday) in [
+        (&celebrant, today.as_str()),
+        (&waiting, tomorrow.as_str()),
+        (&garbled, "the fifth of never"),
+    ] {
+        let traits = json!({"birthday": birthday, "timezone": zone});
+        let (status, _) = server.post("/v1/identify", &json!({"userId": user, "traits": traits}));
+        assert_eq!(status, 200);
+    }
+    let journey = format!(
+        "trigger: {{ date_trait: birthday, at: \"{:02}:00\" }}\nsteps:\n  - {{ id: cake, set_trait: {{ name: greeted, value: true }} }}\n",
+        local.hour() - 1
+    );
+    let (status, body) = put_journey(&server, "birthday", &journey);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["journey"]["trigger"]["date_trait"], "birthday");
+
+    let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{celebrant}"));
+    let celebrant_id = profile["id"].clone();
+    wait_for("the birthday run to complete", || {
+        runs(&server, "birthday")
+            .iter()
+            .any(|r| r["status"] == "completed")
+    });
+    let greeted = |server: &Server| {
+        server
+            .all_events(&format!("user_id:{celebrant}"))
+            .iter()
+            .filter(|e| {
+                e["messageId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("jrn-"))
+            })
+            .count()
+    };
+    let check = |server: &Server| {
+        let all = runs(server, "birthday");
+        assert_eq!(
+            all.len(),
+            1,
+            "one entry, for today's birthday only: {all:?}"
+        );
+        assert_eq!(all[0]["profile_id"], celebrant_id);
+        assert_eq!(greeted(server), 1, "one trait update");
+        let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{celebrant}"));
+        assert_eq!(profile["traits"]["greeted"], true, "{profile}");
+        let (_, profile) = server.admin_get(&format!("/v1/profiles/user_id:{waiting}"));
+        assert!(profile["traits"]["greeted"].is_null(), "{profile}");
+    };
+    // Ticks keep coming; a restart looks over everyone again at once.
+    std::thread::sleep(Duration::from_secs(1));
+    check(&server);
+    server.crash_and_restart();
+    std::thread::sleep(Duration::from_secs(2));
+    check(&server);
+}
