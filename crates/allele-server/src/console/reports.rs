@@ -104,6 +104,9 @@ pub async fn attribution(
 pub struct FunnelForm {
     steps: Option<String>,
     window_hours: Option<String>,
+    /// The paths report: where people go after (or came from before) this.
+    step: Option<String>,
+    direction: Option<String>,
 }
 
 #[derive(Template)]
@@ -115,6 +118,12 @@ struct FunnelPage {
     problem: Option<String>,
     /// step, people, conversion from previous, median minutes from first
     rows: Vec<(String, String, String, String)>,
+    path_step: String,
+    previous: bool,
+    path_problem: Option<String>,
+    /// sessions and occurrences of the step, then (step, count, share)
+    path_totals: Option<(String, String)>,
+    path_rows: Vec<(String, String, String)>,
 }
 
 pub async fn funnels(
@@ -128,7 +137,37 @@ pub async fn funnels(
         window_hours: given(&form.window_hours).unwrap_or_default(),
         problem: None,
         rows: Vec::new(),
+        path_step: given(&form.step).unwrap_or_default(),
+        previous: given(&form.direction).as_deref() == Some("previous"),
+        path_problem: None,
+        path_totals: None,
+        path_rows: Vec::new(),
     };
+    if !page.path_step.is_empty() {
+        let direction = if page.previous { "previous" } else { "next" };
+        let query = params(json!({"step": page.path_step, "direction": direction, "limit": 20}))?;
+        match crate::paths::report(State(state.clone()), query, console.api_headers()).await {
+            Ok(axum::Json(report)) => {
+                page.path_totals = Some((
+                    report["sessions"].to_string(),
+                    report["occurrences"].to_string(),
+                ));
+                page.path_rows = report["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| {
+                        (
+                            s["step"].as_str().unwrap_or_default().to_string(),
+                            s["count"].to_string(),
+                            f(&s["share"], 3),
+                        )
+                    })
+                    .collect();
+            }
+            Err(err) => page.path_problem = Some(message_of(&err)),
+        }
+    }
     if !page.steps.is_empty() {
         let window = match given(&form.window_hours) {
             None => None,

@@ -72,4 +72,18 @@ fn paths_follow_sessions_across_channels() {
         let (status, body) = server.admin_get(&format!("/v1/reports/paths{bad}"));
         assert_eq!(status, 400, "{bad}: {body}");
     }
+    // The console's Funnels page shows the same report, as a table.
+    let browser = crate::console_pages::Browser::login(&server);
+    let (status, html) = browser.get("/funnels?step=%2Fcart&direction=previous");
+    assert_eq!(status, 200);
+    let caption = format!(
+        "Before /cart: {} times in {} sessions",
+        before_cart["occurrences"], before_cart["sessions"]
+    );
+    assert!(html.contains(&caption), "{html}");
+    let row = format!(
+        "<tr><td>/home</td><td class=\"num\">{}</td>",
+        count(&before_cart, "/home")
+    );
+    assert!(html.contains(&row), "{html}");
 }
