@@ -31,6 +31,8 @@ fn store(dir: &std::path::Path) -> Connection {
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;",
     )
     .unwrap();
+    // As the store's own connections.
+    conn.set_prepared_statement_cache_capacity(128);
     conn
 }
 

@@ -84,6 +84,10 @@ pub struct Folded {
 #[derive(Debug, Default)]
 pub struct Fold {
     folded: Folded,
+    members: usize,
+    /// The first member's trait times: most people have one member, so the
+    /// map of winning times is built only when a second one arrives.
+    first_times: Map<String, Value>,
     winning: std::collections::HashMap<String, (i64, i64)>,
 }
 
@@ -100,20 +104,38 @@ impl Fold {
         if let Some((traits, times)) = traits {
             let member_traits: Map<String, Value> = serde_json::from_str(traits)?;
             let member_times: Map<String, Value> = serde_json::from_str(times)?;
-            for (key, value) in member_traits {
-                let Some(time) = member_times.get(&key).and_then(trait_time) else {
-                    continue;
-                };
-                if self
-                    .winning
-                    .get(&key)
-                    .is_none_or(|existing| time > *existing)
-                {
-                    self.winning.insert(key.clone(), time);
-                    self.folded.traits.insert(key, value);
+            if self.members == 0 {
+                // Every trait with a time wins: nothing to compare against.
+                for (key, value) in member_traits {
+                    if member_times.get(&key).and_then(trait_time).is_some() {
+                        self.folded.traits.insert(key, value);
+                    }
+                }
+                self.first_times = member_times;
+            } else {
+                if self.members == 1 {
+                    for key in self.folded.traits.keys() {
+                        if let Some(time) = self.first_times.get(key).and_then(trait_time) {
+                            self.winning.insert(key.clone(), time);
+                        }
+                    }
+                }
+                for (key, value) in member_traits {
+                    let Some(time) = member_times.get(&key).and_then(trait_time) else {
+                        continue;
+                    };
+                    if self
+                        .winning
+                        .get(&key)
+                        .is_none_or(|existing| time > *existing)
+                    {
+                        self.winning.insert(key.clone(), time);
+                        self.folded.traits.insert(key, value);
+                    }
                 }
             }
         }
+        self.members += 1;
         let folded = &mut self.folded;
         if let Some(seen) = first_seen {
             folded.first_seen = Some(folded.first_seen.map_or(seen, |f| f.min(seen)));
@@ -411,4 +433,69 @@ pub fn own_texts(
         .query_map(params![root, event, since], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fold, trait_time};
+    use serde_json::{Map, Value, json};
+
+    /// The merged traits by the definition: every member compared against
+    /// the newest time so far, no shortcut for the first.
+    fn by_definition(members: &[(Value, Value)]) -> Map<String, Value> {
+        let mut traits = Map::new();
+        let mut winning = std::collections::HashMap::new();
+        for (member_traits, member_times) in members {
+            for (key, value) in member_traits.as_object().unwrap() {
+                let Some(time) = member_times.get(key).and_then(trait_time) else {
+                    continue;
+                };
+                if winning.get(key).is_none_or(|existing| time > *existing) {
+                    winning.insert(key.clone(), time);
+                    traits.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        traits.retain(|_, value| !value.is_null());
+        traits
+    }
+
+    #[test]
+    fn fold_keeps_the_newest_time_across_members() {
+        let mut state = 5_u64;
+        let mut below = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        for _ in 0..2_000 {
+            let members: Vec<(Value, Value)> = (0..1 + below(3))
+                .map(|_| {
+                    let (mut traits, mut times) = (Map::new(), Map::new());
+                    for key in ["a", "b", "c"] {
+                        if below(4) > 0 {
+                            let value = match below(3) {
+                                0 => Value::Null,
+                                n => json!(n * 10 + below(10)),
+                            };
+                            traits.insert(key.into(), value);
+                        }
+                        if below(5) > 0 {
+                            times.insert(key.into(), json!([below(3), below(3)]));
+                        }
+                    }
+                    (Value::Object(traits), Value::Object(times))
+                })
+                .collect();
+            let mut fold = Fold::default();
+            for (traits, times) in &members {
+                let (traits, times) = (traits.to_string(), times.to_string());
+                fold.add(Some((&traits, &times)), None, None, 1).unwrap();
+            }
+            let folded = fold.finish();
+            assert_eq!(folded.traits, by_definition(&members), "{members:?}");
+            assert_eq!(folded.event_count, members.len() as i64);
+        }
+    }
 }

@@ -93,27 +93,23 @@ pub struct Person {
 /// (plus one each for identities and consent when `reads` asks), or `None`
 /// when no profile has this root.
 pub fn person(conn: &Connection, root: &str, reads: Reads) -> Result<Option<Person>, StoreError> {
-    let mut fold = crate::read::Fold::default();
-    let mut found = false;
+    // Sorted here rather than in SQL: a sorter per lookup costs more than
+    // ordering the one or few rows a person has.
+    let mut members = Vec::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT traits, trait_times, first_seen, last_seen, event_count FROM profiles
-         WHERE root_id = ?1 ORDER BY created_at, id",
+        "SELECT created_at, id, traits, trait_times, first_seen, last_seen, event_count FROM profiles
+         WHERE root_id = ?1",
     )?;
     let mut rows = stmt.query([root])?;
     while let Some(row) = rows.next()? {
-        found = true;
-        let traits = match reads.traits {
-            true => Some((text(row, 0)?, text(row, 1)?)),
-            false => None,
-        };
-        fold.add(traits, row.get(2)?, row.get(3)?, row.get(4)?)?;
+        members.push(member_row(row, reads.traits)?);
     }
-    if !found {
+    if members.is_empty() {
         return Ok(None);
     }
     let mut person = Person {
         root: root.to_string(),
-        folded: fold.finish(),
+        folded: fold(&mut members, reads.traits)?,
         ..Person::default()
     };
     if reads.identities {
@@ -214,25 +210,33 @@ pub fn scan_people(
         if members.is_empty() {
             root = row.get(0)?;
         }
-        members.push(MemberRow {
-            created_at: row.get(1)?,
-            id: row.get(2)?,
-            traits: if reads.traits {
-                row.get(3)?
-            } else {
-                String::new()
-            },
-            trait_times: if reads.traits {
-                row.get(4)?
-            } else {
-                String::new()
-            },
-            first_seen: row.get(5)?,
-            last_seen: row.get(6)?,
-            event_count: row.get(7)?,
-        });
+        members.push(member_row(row, reads.traits)?);
     }
     Ok(())
+}
+
+/// A member row from columns `created_at, id, traits, trait_times,
+/// first_seen, last_seen, event_count` (after any leading ones).
+fn member_row(row: &rusqlite::Row<'_>, traits: bool) -> Result<MemberRow, StoreError> {
+    let count = row.as_ref().column_count();
+    let at = |offset: usize| count - 7 + offset;
+    Ok(MemberRow {
+        created_at: row.get(at(0))?,
+        id: row.get(at(1))?,
+        traits: if traits {
+            row.get(at(2))?
+        } else {
+            String::new()
+        },
+        trait_times: if traits {
+            row.get(at(3))?
+        } else {
+            String::new()
+        },
+        first_seen: row.get(at(4))?,
+        last_seen: row.get(at(5))?,
+        event_count: row.get(at(6))?,
+    })
 }
 
 /// Folds one person's member rows in the order the profile read uses.
