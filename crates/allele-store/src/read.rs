@@ -60,6 +60,99 @@ fn millis_to_text(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Column `index` as borrowed text (no copy).
+pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r str, StoreError> {
+    row.get_ref(index)?.as_str().map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err))
+            .into()
+    })
+}
+
+/// A person's merged state: each trait's value with the newest
+/// `trait_times` entry (a key without one is skipped; nulls are dropped at
+/// the end), the earliest first and latest last seen, and the event total.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Folded {
+    pub traits: Map<String, Value>,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub event_count: i64,
+}
+
+/// Folds member rows, in `created_at, id` order, into [`Folded`]: the one
+/// definition of the merged view, shared by profile reads and segment scans.
+#[derive(Debug, Default)]
+pub struct Fold {
+    folded: Folded,
+    members: usize,
+    /// The first member's trait times: most people have one member, so the
+    /// map of winning times is built only when a second one arrives.
+    first_times: Map<String, Value>,
+    winning: std::collections::HashMap<String, (i64, i64)>,
+}
+
+impl Fold {
+    /// Adds one member; `traits` is `(traits, trait_times)` as stored, or
+    /// `None` when the reader needs no trait.
+    pub fn add(
+        &mut self,
+        traits: Option<(&str, &str)>,
+        first_seen: Option<i64>,
+        last_seen: Option<i64>,
+        event_count: i64,
+    ) -> Result<(), StoreError> {
+        if let Some((traits, times)) = traits {
+            let member_traits: Map<String, Value> = serde_json::from_str(traits)?;
+            let member_times: Map<String, Value> = serde_json::from_str(times)?;
+            if self.members == 0 {
+                // Every trait with a time wins: nothing to compare against.
+                for (key, value) in member_traits {
+                    if member_times.get(&key).and_then(trait_time).is_some() {
+                        self.folded.traits.insert(key, value);
+                    }
+                }
+                self.first_times = member_times;
+            } else {
+                if self.members == 1 {
+                    for key in self.folded.traits.keys() {
+                        if let Some(time) = self.first_times.get(key).and_then(trait_time) {
+                            self.winning.insert(key.clone(), time);
+                        }
+                    }
+                }
+                for (key, value) in member_traits {
+                    let Some(time) = member_times.get(&key).and_then(trait_time) else {
+                        continue;
+                    };
+                    if self
+                        .winning
+                        .get(&key)
+                        .is_none_or(|existing| time > *existing)
+                    {
+                        self.winning.insert(key.clone(), time);
+                        self.folded.traits.insert(key, value);
+                    }
+                }
+            }
+        }
+        self.members += 1;
+        let folded = &mut self.folded;
+        if let Some(seen) = first_seen {
+            folded.first_seen = Some(folded.first_seen.map_or(seen, |f| f.min(seen)));
+        }
+        if let Some(seen) = last_seen {
+            folded.last_seen = Some(folded.last_seen.map_or(seen, |l| l.max(seen)));
+        }
+        folded.event_count += event_count;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Folded {
+        self.folded.traits.retain(|_, value| !value.is_null());
+        self.folded
+    }
+}
+
 /// The root profile a reference resolves to, following merges.
 pub fn resolve(
     conn: &Connection,
@@ -118,12 +211,7 @@ pub fn members(conn: &Connection, root: &str) -> Result<Vec<String>, StoreError>
 
 /// Fold the members of a merged profile into one view.
 pub fn profile(conn: &Connection, root: &str) -> Result<ProfileView, StoreError> {
-    let mut traits = Map::new();
-    let mut winning: std::collections::HashMap<String, (i64, i64)> =
-        std::collections::HashMap::new();
-    let mut first_seen: Option<i64> = None;
-    let mut last_seen: Option<i64> = None;
-    let mut event_count = 0;
+    let mut fold = Fold::default();
     let mut member_ids = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT id, traits, trait_times, first_seen, last_seen, event_count FROM profiles
@@ -131,31 +219,23 @@ pub fn profile(conn: &Connection, root: &str) -> Result<ProfileView, StoreError>
     )?;
     let mut rows = stmt.query([root])?;
     while let Some(row) = rows.next()? {
-        let id: String = row.get(0)?;
-        let member_traits: Map<String, Value> = serde_json::from_str(&row.get::<_, String>(1)?)?;
-        let member_times: Map<String, Value> = serde_json::from_str(&row.get::<_, String>(2)?)?;
-        for (key, value) in member_traits {
-            let Some(time) = member_times.get(&key).and_then(trait_time) else {
-                continue;
-            };
-            if winning.get(&key).is_none_or(|existing| time > *existing) {
-                winning.insert(key.clone(), time);
-                traits.insert(key, value);
-            }
-        }
-        if let Some(seen) = row.get::<_, Option<i64>>(3)? {
-            first_seen = Some(first_seen.map_or(seen, |f| f.min(seen)));
-        }
-        if let Some(seen) = row.get::<_, Option<i64>>(4)? {
-            last_seen = Some(last_seen.map_or(seen, |l| l.max(seen)));
-        }
-        event_count += row.get::<_, i64>(5)?;
-        member_ids.push(id);
+        fold.add(
+            Some((text(row, 1)?, text(row, 2)?)),
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+        )?;
+        member_ids.push(row.get::<_, String>(0)?);
     }
     if member_ids.is_empty() {
         return Err(StoreError::ProfileNotFound);
     }
-    traits.retain(|_, value| !value.is_null());
+    let Folded {
+        traits,
+        first_seen,
+        last_seen,
+        event_count,
+    } = fold.finish();
     let identities = identities(conn, root)?;
     let consent = consent_state(conn, root)?;
     let merged = member_ids.into_iter().filter(|id| id != root).collect();
@@ -353,4 +433,69 @@ pub fn own_texts(
         .query_map(params![root, event, since], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fold, trait_time};
+    use serde_json::{Map, Value, json};
+
+    /// The merged traits by the definition: every member compared against
+    /// the newest time so far, no shortcut for the first.
+    fn by_definition(members: &[(Value, Value)]) -> Map<String, Value> {
+        let mut traits = Map::new();
+        let mut winning = std::collections::HashMap::new();
+        for (member_traits, member_times) in members {
+            for (key, value) in member_traits.as_object().unwrap() {
+                let Some(time) = member_times.get(key).and_then(trait_time) else {
+                    continue;
+                };
+                if winning.get(key).is_none_or(|existing| time > *existing) {
+                    winning.insert(key.clone(), time);
+                    traits.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        traits.retain(|_, value| !value.is_null());
+        traits
+    }
+
+    #[test]
+    fn fold_keeps_the_newest_time_across_members() {
+        let mut state = 5_u64;
+        let mut below = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        for _ in 0..2_000 {
+            let members: Vec<(Value, Value)> = (0..1 + below(3))
+                .map(|_| {
+                    let (mut traits, mut times) = (Map::new(), Map::new());
+                    for key in ["a", "b", "c"] {
+                        if below(4) > 0 {
+                            let value = match below(3) {
+                                0 => Value::Null,
+                                n => json!(n * 10 + below(10)),
+                            };
+                            traits.insert(key.into(), value);
+                        }
+                        if below(5) > 0 {
+                            times.insert(key.into(), json!([below(3), below(3)]));
+                        }
+                    }
+                    (Value::Object(traits), Value::Object(times))
+                })
+                .collect();
+            let mut fold = Fold::default();
+            for (traits, times) in &members {
+                let (traits, times) = (traits.to_string(), times.to_string());
+                fold.add(Some((&traits, &times)), None, None, 1).unwrap();
+            }
+            let folded = fold.finish();
+            assert_eq!(folded.traits, by_definition(&members), "{members:?}");
+            assert_eq!(folded.event_count, members.len() as i64);
+        }
+    }
 }

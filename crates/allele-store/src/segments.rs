@@ -1,6 +1,7 @@
 //! Segment definitions and the profiles they are evaluated over.
 
 use crate::StoreError;
+use crate::read::text;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn put(
@@ -56,4 +57,234 @@ pub fn roots_after(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// The root's oldest `user_id` identity, from any of its members.
+pub fn first_user_id(conn: &Connection, root: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT i.value FROM identities i JOIN profiles m ON m.id = i.profile_id
+             WHERE m.root_id = ?1 AND i.kind = 'user_id' ORDER BY i.created_at LIMIT 1",
+        )?
+        .query_row([root], |row| row.get(0))
+        .optional()?)
+}
+
+/// What a segment reads beyond the profile rows themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub traits: bool,
+    pub identities: bool,
+    pub consent: bool,
+}
+
+/// A person as a segment sees them: the folded member rows and, when asked
+/// for, identities (oldest first) and the consent ledger `(purpose,
+/// channel, status)` in ledger order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Person {
+    pub root: String,
+    pub folded: crate::read::Folded,
+    pub identities: Vec<(String, String)>,
+    pub consent: Vec<(String, String, String)>,
+}
+
+/// One person by root id, read with one indexed query on the member rows
+/// (plus one each for identities and consent when `reads` asks), or `None`
+/// when no profile has this root.
+pub fn person(conn: &Connection, root: &str, reads: Reads) -> Result<Option<Person>, StoreError> {
+    // Sorted here rather than in SQL: a sorter per lookup costs more than
+    // ordering the one or few rows a person has.
+    let mut members = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT created_at, id, traits, trait_times, first_seen, last_seen, event_count FROM profiles
+         WHERE root_id = ?1",
+    )?;
+    let mut rows = stmt.query([root])?;
+    while let Some(row) = rows.next()? {
+        members.push(member_row(row, reads.traits)?);
+    }
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let mut person = Person {
+        root: root.to_string(),
+        folded: fold(&mut members, reads.traits)?,
+        ..Person::default()
+    };
+    if reads.identities {
+        let mut stmt = conn.prepare_cached(
+            "SELECT i.kind, i.value FROM identities i JOIN profiles p ON p.id = i.profile_id
+             WHERE p.root_id = ?1 ORDER BY i.created_at, i.kind, i.value",
+        )?;
+        person.identities = stmt
+            .query_map([root], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+    }
+    if reads.consent {
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.purpose, c.channel, c.status FROM consents c
+             JOIN profiles p ON p.id = c.profile_id WHERE p.root_id = ?1 ORDER BY c.seq",
+        )?;
+        person.consent = stmt
+            .query_map([root], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(Some(person))
+}
+
+/// A member row as the scan reads it.
+struct MemberRow {
+    created_at: i64,
+    id: String,
+    traits: String,
+    trait_times: String,
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    event_count: i64,
+}
+
+/// Every person of the workspace whose root id is after `after`, in root id
+/// order, handed to `visit` until it returns `false`: one pass over
+/// `profiles` in `root_id` order, and one grouped query each for identities
+/// and consent when `reads` asks, walked alongside it. No per-person query.
+pub fn scan_people(
+    conn: &Connection,
+    ws: &str,
+    after: &str,
+    reads: Reads,
+    mut visit: impl FnMut(Person) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut profiles = conn.prepare_cached(
+        "SELECT root_id, created_at, id, traits, trait_times, first_seen, last_seen, event_count
+         FROM profiles INDEXED BY profiles_root WHERE root_id > ?2 AND workspace_id = ?1 ORDER BY root_id",
+    )?;
+    let mut rows = profiles.query(params![ws, after])?;
+    let mut identity_stmt = conn.prepare_cached(
+        "SELECT p.root_id, i.kind, i.value, '' FROM identities i JOIN profiles p ON p.id = i.profile_id
+         WHERE i.workspace_id = ?1 AND p.root_id > ?2 ORDER BY p.root_id, i.created_at, i.kind, i.value",
+    )?;
+    let mut identities = Grouped {
+        rows: match reads.identities {
+            true => Some(identity_stmt.query(params![ws, after])?),
+            false => None,
+        },
+        pending: None,
+    };
+    let mut consent_stmt = conn.prepare_cached(
+        "SELECT p.root_id, c.purpose, c.channel, c.status FROM consents c JOIN profiles p ON p.id = c.profile_id
+         WHERE c.workspace_id = ?1 AND p.root_id > ?2 ORDER BY p.root_id, c.seq",
+    )?;
+    let mut consent = Grouped {
+        rows: match reads.consent {
+            true => Some(consent_stmt.query(params![ws, after])?),
+            false => None,
+        },
+        pending: None,
+    };
+    let mut root = String::new();
+    let mut members: Vec<MemberRow> = Vec::new();
+    loop {
+        let row = rows.next()?;
+        let next_root = match row {
+            Some(row) => Some(text(row, 0)?),
+            None => None,
+        };
+        if next_root != Some(root.as_str()) && !members.is_empty() {
+            let mut person = Person {
+                root: std::mem::take(&mut root),
+                folded: fold(&mut members, reads.traits)?,
+                ..Person::default()
+            };
+            person.identities = identities
+                .take(&person.root)?
+                .into_iter()
+                .map(|(kind, value, _)| (kind, value))
+                .collect();
+            person.consent = consent.take(&person.root)?;
+            if !visit(person)? {
+                return Ok(());
+            }
+        }
+        let Some(row) = row else { break };
+        if members.is_empty() {
+            root = row.get(0)?;
+        }
+        members.push(member_row(row, reads.traits)?);
+    }
+    Ok(())
+}
+
+/// A member row from columns `created_at, id, traits, trait_times,
+/// first_seen, last_seen, event_count` (after any leading ones).
+fn member_row(row: &rusqlite::Row<'_>, traits: bool) -> Result<MemberRow, StoreError> {
+    let count = row.as_ref().column_count();
+    let at = |offset: usize| count - 7 + offset;
+    Ok(MemberRow {
+        created_at: row.get(at(0))?,
+        id: row.get(at(1))?,
+        traits: if traits {
+            row.get(at(2))?
+        } else {
+            String::new()
+        },
+        trait_times: if traits {
+            row.get(at(3))?
+        } else {
+            String::new()
+        },
+        first_seen: row.get(at(4))?,
+        last_seen: row.get(at(5))?,
+        event_count: row.get(at(6))?,
+    })
+}
+
+/// Folds one person's member rows in the order the profile read uses.
+fn fold(members: &mut Vec<MemberRow>, traits: bool) -> Result<crate::read::Folded, StoreError> {
+    members.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let mut fold = crate::read::Fold::default();
+    for member in members.drain(..) {
+        let pair = traits.then_some((member.traits.as_str(), member.trait_times.as_str()));
+        fold.add(
+            pair,
+            member.first_seen,
+            member.last_seen,
+            member.event_count,
+        )?;
+    }
+    Ok(fold.finish())
+}
+
+/// A query's rows `(root, a, b, c)` in root order, taken one root at a
+/// time as the profile scan reaches it.
+struct Grouped<'s> {
+    rows: Option<rusqlite::Rows<'s>>,
+    pending: Option<(String, (String, String, String))>,
+}
+
+impl Grouped<'_> {
+    /// The rows of `root`, skipping those of roots before it (a row whose
+    /// profile the scan did not visit, such as another workspace's).
+    fn take(&mut self, root: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut found = Vec::new();
+        let Some(rows) = self.rows.as_mut() else {
+            return Ok(found);
+        };
+        loop {
+            if self.pending.is_none() {
+                let Some(row) = rows.next()? else { break };
+                self.pending = Some((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?)));
+            }
+            match &self.pending {
+                Some((next, _)) if next.as_str() > root => break,
+                _ => {}
+            }
+            if let Some((next, values)) = self.pending.take()
+                && next == root
+            {
+                found.push(values);
+            }
+        }
+        Ok(found)
+    }
 }

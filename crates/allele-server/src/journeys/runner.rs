@@ -122,9 +122,9 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
                             .as_ref()
                             .is_none_or(|(root, _)| *root != event.root)
                         {
-                            let profile =
-                                crate::decisions::segment_profile(conn, &event.ws, &event.root)?;
-                            memberships = Some((event.root.clone(), profile.segments));
+                            let segments =
+                                crate::segments::memberships(conn, &event.ws, &event.root)?;
+                            memberships = Some((event.root.clone(), segments));
                         }
                         let member = memberships
                             .as_ref()

@@ -19,6 +19,11 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod scan;
+#[cfg(test)]
+mod tests;
+pub use scan::{Needs, all_members, memberships, scan_members};
+
 /// 1-based `line:column` of a byte offset in `source`.
 fn position(source: &str, offset: usize) -> (usize, usize) {
     let before = source.get(..offset.min(source.len())).unwrap_or(source);
@@ -51,8 +56,12 @@ pub(crate) fn is_member(
 }
 
 pub(crate) fn as_input(profile: &ProfileView, now: i64) -> DecisionInput {
+    as_input_owned(profile.clone(), now)
+}
+
+pub(crate) fn as_input_owned(profile: ProfileView, now: i64) -> DecisionInput {
     DecisionInput {
-        profile: profile.clone(),
+        profile,
         request: DecisionRequest {
             touchpoint: String::new(),
             channel: String::new(),
@@ -225,26 +234,15 @@ pub async fn members(
             let Some(definition) = segments::get(conn, &ws, &id)? else {
                 return Ok(None);
             };
-            let (expression, slots) = compile(&definition).map_err(StoreError::Invalid)?;
-            let now = now_ms();
+            let compiled: Compiled = Arc::new(compile(&definition).map_err(StoreError::Invalid)?);
             let mut found = Vec::new();
-            let mut cursor = after;
-            // Scan in id order until the page is full or profiles run out.
-            'scan: loop {
-                let batch = segments::roots_after(conn, &ws, &cursor, 500)?;
-                let Some((last, _)) = batch.last() else { break };
-                let next_cursor = last.clone();
-                for (root, user_id) in batch {
-                    let profile = crate::decisions::engine_profile(conn, &ws, &root)?;
-                    if is_member(&expression, &slots, &as_input(&profile, now), now) {
-                        found.push(json!({"id": root, "user_id": user_id}));
-                        if found.len() == limit {
-                            break 'scan;
-                        }
-                    }
-                }
-                cursor = next_cursor;
-            }
+            // One pass in root id order from the cursor, stopped when the
+            // page is full.
+            scan_members(conn, &ws, &compiled, &after, now_ms(), |root| {
+                let user_id = segments::first_user_id(conn, root)?;
+                found.push(json!({"id": root, "user_id": user_id}));
+                Ok(found.len() < limit)
+            })?;
             let next_after = if found.len() == limit {
                 found.last().map(|m| m["id"].clone())
             } else {
@@ -258,7 +256,7 @@ pub async fn members(
 }
 
 /// Every member of segment `id` (root profile ids, in id order), or `None`
-/// when there is no such segment: a full evaluation over the workspace.
+/// when there is no such segment: one pass over the workspace's profiles.
 pub fn rebuild(
     conn: &allele_store::Connection,
     ws: &str,
@@ -267,21 +265,6 @@ pub fn rebuild(
     let Some(definition) = segments::get(conn, ws, id)? else {
         return Ok(None);
     };
-    let (expression, slots) = compile(&definition).map_err(StoreError::Invalid)?;
-    let now = now_ms();
-    let mut found = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let batch = segments::roots_after(conn, ws, &cursor, 500)?;
-        let Some((last, _)) = batch.last() else { break };
-        let next_cursor = last.clone();
-        for (root, _) in batch {
-            let profile = crate::decisions::segment_profile(conn, ws, &root)?;
-            if is_member(&expression, &slots, &as_input(&profile, now), now) {
-                found.push(root);
-            }
-        }
-        cursor = next_cursor;
-    }
-    Ok(Some(found))
+    let compiled: Compiled = Arc::new(compile(&definition).map_err(StoreError::Invalid)?);
+    all_members(conn, ws, &compiled, now_ms()).map(Some)
 }
