@@ -6,6 +6,7 @@ pub mod arms;
 pub mod auth;
 pub mod bundles;
 pub mod computed;
+pub mod conn;
 pub mod console;
 pub mod customer;
 pub mod decisions;
@@ -41,7 +42,6 @@ use allele_store::SqliteStore;
 use axum::Router;
 use axum::http::{Method, header};
 use axum::routing::{get, post};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -54,6 +54,8 @@ pub struct Config {
     pub listen_every: std::time::Duration,
     /// How often challengers' guardrails are checked (`--guard-every`).
     pub guard_every: std::time::Duration,
+    /// Header deadline and caps on headers and connections.
+    pub limits: conn::Limits,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             max_batch_bytes: allele_types::segment::DEFAULT_MAX_BATCH_BYTES,
             listen_every: std::time::Duration::from_secs(300),
             guard_every: std::time::Duration::from_secs(60),
+            limits: conn::Limits::default(),
         }
     }
 }
@@ -263,13 +266,12 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
     guard::spawn(state.clone(), state.config.guard_every);
     email::dispatch::spawn(state.clone());
     journeys::runner::spawn(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let limits = state.config.limits.clone();
+    conn::serve(listener, router(state), &limits, shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -47,6 +47,8 @@ enum Command {
         /// Seconds between checks of a challenger's guardrail (automatic rollback).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         guard_every: u64,
+        #[command(flatten)]
+        limits: crate::limits::LimitArgs,
     },
     /// Manage API keys.
     Keys {
@@ -179,12 +181,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             max_batch_bytes,
             listen_every,
             guard_every,
+            limits,
         } => {
             check_store(&store)?;
             let config = Config {
                 max_batch_bytes,
                 listen_every: std::time::Duration::from_secs(listen_every),
                 guard_every: std::time::Duration::from_secs(guard_every),
+                limits: limits.limits(),
             };
             serve(&data, &listen, config).await
         }
@@ -221,6 +225,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 async fn serve(data: &Path, listen: &str, config: Config) -> Result<(), String> {
+    crate::limits::raise_open_files();
     let store = open_store(data)?;
     let created = init_if_empty(&store).await?;
     if let Some(created) = created {

@@ -79,12 +79,14 @@ async fn start_edge(
         public_key: None,
         write_key: Vec::new(),
         snapshot_every: 500,
+        limits: crate::limits::LimitArgs::default(),
     })
     .await?;
     let url = format!("http://{}", started.addr);
     tokio::spawn(edge::serve::serve(
         Arc::clone(&started.edge),
         started.listener,
+        allele_server::conn::Limits::default(),
     ));
     Ok(Touchpoint {
         name,

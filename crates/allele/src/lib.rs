@@ -8,6 +8,7 @@ pub mod demo_story;
 pub mod edge;
 pub mod evaluate;
 pub mod import;
+pub mod limits;
 pub mod mapping;
 pub mod policy;
 pub mod report;

@@ -10,6 +10,10 @@
 #[path = "it/common.rs"]
 mod common;
 
+#[path = "it/abuse.rs"]
+mod abuse;
+#[path = "it/abuse_bodies.rs"]
+mod abuse_bodies;
 #[path = "it/apifuzz.rs"]
 mod apifuzz;
 #[path = "it/authz.rs"]

@@ -60,6 +60,8 @@ pub struct EdgeArgs {
     /// How often to ask the centre for consent and limit changes.
     #[arg(long, default_value = "5s", value_parser = parse_millis)]
     pub snapshot_every: i64,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 fn parse_millis(text: &str) -> Result<i64, String> {
@@ -198,6 +200,8 @@ pub async fn start(args: EdgeArgs) -> Result<Started, String> {
 }
 
 pub async fn run(args: EdgeArgs) -> Result<(), String> {
+    crate::limits::raise_open_files();
+    let limits = args.limits.limits();
     let Started {
         edge,
         listener,
@@ -208,7 +212,7 @@ pub async fn run(args: EdgeArgs) -> Result<(), String> {
         serde_json::json!({"listening": format!("http://{addr}"), "edge_id": edge.edge_id})
     );
     tracing::info!(%addr, central = %edge.central, "allele edge serving");
-    serve::serve(Arc::clone(&edge), listener)
+    serve::serve(Arc::clone(&edge), listener, &limits)
         .await
         .map_err(|err| format!("edge server failed: {err}"))?;
     let _ = edge

@@ -6,6 +6,7 @@
 //! item for the centre: an acknowledged event survives `kill -9`.
 
 use super::{Edge, LOCAL_WS};
+use allele_server::conn::Limits;
 use allele_server::edge::EdgeEvent;
 use allele_server::error::{self, HttpError};
 use allele_server::ingest::{gpc, read_body};
@@ -42,26 +43,20 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .with_state(edge)
 }
 
-pub async fn serve(edge: Arc<Edge>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(edge))
-        .with_graceful_shutdown(async {
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut signal) => {
-                        signal.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = ctrl_c => {},
-                () = term => {},
-            }
-        })
-        .await
+/// Serve with the same connection limits as the centre until SIGTERM or
+/// Ctrl-C.
+pub async fn serve(
+    edge: Arc<Edge>,
+    listener: tokio::net::TcpListener,
+    limits: impl std::borrow::Borrow<Limits>,
+) -> std::io::Result<()> {
+    allele_server::conn::serve(
+        listener,
+        router(edge),
+        limits.borrow(),
+        allele_server::shutdown_signal(),
+    )
+    .await
 }
 
 fn presented_key(headers: &HeaderMap) -> Result<Option<String>, HttpError> {
