@@ -91,8 +91,19 @@ fn parse(template: &EmailTemplate) -> Result<Parts, TemplateError> {
     let parser = liquid::ParserBuilder::with_stdlib()
         .build()
         .map_err(|e| one_line("parser", &e))?;
-    let one =
-        |part: &'static str, source: &str| parser.parse(source).map_err(|e| one_line(part, &e));
+    let one = |part: &'static str, source: &str| {
+        if let Some(number) = oversized_number(source) {
+            // liquid-core panics on an integer literal past i64 (found by
+            // fuzzing): refuse it before the parser sees it.
+            return Err(TemplateError {
+                part,
+                message: format!(
+                    "the number `{number}` is too long; numbers in tags have at most {MAX_DIGITS} digits"
+                ),
+            });
+        }
+        parser.parse(source).map_err(|e| one_line(part, &e))
+    };
     Ok(Parts {
         subject: one("subject", &template.subject)?,
         html: template
@@ -106,6 +117,38 @@ fn parse(template: &EmailTemplate) -> Result<Parts, TemplateError> {
             .map(|s| one("text", s))
             .transpose()?,
     })
+}
+
+/// Digits a number in a tag may have (any 18-digit integer fits in i64).
+const MAX_DIGITS: usize = 18;
+
+/// The first run of more than [`MAX_DIGITS`] digits inside `{{ }}` or
+/// `{% %}` markup, if any. Long numbers in plain text are fine.
+fn oversized_number(source: &str) -> Option<&str> {
+    let bytes = source.as_bytes();
+    let mut in_markup = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = bytes.get(i..i + 2);
+        if !in_markup && matches!(pair, Some(b"{{") | Some(b"{%")) {
+            in_markup = true;
+            i += 2;
+        } else if in_markup && matches!(pair, Some(b"}}") | Some(b"%}")) {
+            in_markup = false;
+            i += 2;
+        } else if in_markup && bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start > MAX_DIGITS {
+                return source.get(start..i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// The variables a send supplies. `known_traits` become nil where the
@@ -191,6 +234,24 @@ mod tests {
             html: Some(html.into()),
             text: None,
         }
+    }
+
+    #[test]
+    fn numbers_past_i64_in_tags_are_refused_not_a_panic() {
+        let known = vec!["first_name".to_string()];
+        let crash = "{{9999999999999999999-}}99999999999999999999999999999 prof";
+        let err = check(&template(crash), &known).unwrap_err();
+        assert_eq!(err.part, "html");
+        assert!(err.message.contains("`9999999999999999999` is too long"), "{err}");
+        let subject = EmailTemplate {
+            subject: "{% if 123456789012345678901 > 1 %}x{% endif %}".into(),
+            html: Some("<p>x</p>".into()),
+            text: None,
+        };
+        assert_eq!(check(&subject, &known).unwrap_err().part, "subject");
+        // Long numbers in text, and 18 digits in a tag, are fine.
+        check(&template("<p>order 123456789012345678901234</p>"), &known).unwrap();
+        check(&template("{{ 123456789012345678 | plus: 1 }}"), &known).unwrap();
     }
 
     #[test]
