@@ -242,7 +242,10 @@ mod tests {
         let crash = "{{9999999999999999999-}}99999999999999999999999999999 prof";
         let err = check(&template(crash), &known).unwrap_err();
         assert_eq!(err.part, "html");
-        assert!(err.message.contains("`9999999999999999999` is too long"), "{err}");
+        assert!(
+            err.message.contains("`9999999999999999999` is too long"),
+            "{err}"
+        );
         let subject = EmailTemplate {
             subject: "{% if 123456789012345678901 > 1 %}x{% endif %}".into(),
             html: Some("<p>x</p>".into()),
