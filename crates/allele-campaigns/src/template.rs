@@ -102,7 +102,18 @@ fn parse(template: &EmailTemplate) -> Result<Parts, TemplateError> {
                 ),
             });
         }
-        parser.parse(source).map_err(|e| one_line(part, &e))
+        // liquid-core also panics on some malformed input its grammar
+        // admits (an unterminated block at the end of the text, found by
+        // fuzzing): a panic there is a template error, not a crash.
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
+        match parsed {
+            Ok(result) => result.map_err(|e| one_line(part, &e)),
+            Err(_) => Err(TemplateError {
+                part,
+                message: "the template could not be parsed (an unterminated tag or block?)".into(),
+            }),
+        }
     };
     Ok(Parts {
         subject: one("subject", &template.subject)?,
@@ -255,6 +266,22 @@ mod tests {
         // Long numbers in text, and 18 digits in a tag, are fine.
         check(&template("<p>order 123456789012345678901234</p>"), &known).unwrap();
         check(&template("{{ 123456789012345678 | plus: 1 }}"), &known).unwrap();
+    }
+
+    #[test]
+    fn input_the_liquid_parser_panics_on_is_a_template_error() {
+        // What the email_template fuzz target found: subject, HTML and text
+        // split at NUL bytes, as the target reads its input.
+        let found = include_bytes!("../../../fuzz/corpus/email_template/crash-liquid-eoi");
+        let text = std::str::from_utf8(found).unwrap();
+        let mut parts = text.splitn(3, '\0');
+        let t = EmailTemplate {
+            subject: parts.next().unwrap().to_string(),
+            html: parts.next().map(str::to_string),
+            text: parts.next().map(str::to_string),
+        };
+        let err = check(&t, &["first_name".to_string(), "plan".to_string()]).unwrap_err();
+        assert!(err.message.contains("could not be parsed"), "{err}");
     }
 
     #[test]
