@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::computed::Wanted;
-use crate::error::HttpError;
+use crate::error::{HttpError, parse_body};
 use allele_engine::decide::Identity;
 use allele_engine::{
     ConsentRecord, ConsentStatus, CustomerCaps, DecisionInput, DecisionRequest, ProfileView,
@@ -37,11 +37,6 @@ pub(crate) struct DecideBody {
     /// Fixes the random draws (replays, tests); random when absent.
     #[serde(default)]
     seed: Option<u64>,
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HttpError> {
-    serde_json::from_slice(body)
-        .map_err(|err| HttpError::new(Code::InvalidBody, format!("{what}: {err}")))
 }
 
 fn millis(text: Option<&str>) -> Option<i64> {

@@ -12,7 +12,7 @@
 //!   several edges decide for the same person.
 
 use crate::AppState;
-use crate::error::HttpError;
+use crate::error::{HttpError, parse_body};
 use allele_store::bundles::{self, LoggedAction, LoggedDecision};
 use allele_store::edge::{self as store_edge, LeaseRequest, SnapshotCursor};
 use allele_store::{Role, now_ms, read};
@@ -82,11 +82,6 @@ pub struct EdgeEvent {
 struct EventsBody {
     edge_id: String,
     events: Vec<EdgeEvent>,
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HttpError> {
-    serde_json::from_slice(body)
-        .map_err(|err| HttpError::new(Code::InvalidBody, format!("{what}: {err}")))
 }
 
 /// Re-read an event the edge already normalised: its time was corrected

@@ -6,7 +6,7 @@
 //! edge was last heard from; an edge that stopped reporting shows as stale.
 
 use crate::AppState;
-use crate::error::HttpError;
+use crate::error::{HttpError, parse_body};
 use allele_store::{Role, edge_status, now_ms};
 use allele_types::Code;
 use axum::Json;
@@ -39,12 +39,7 @@ pub async fn report(
             ),
         ));
     }
-    let status: Value = serde_json::from_slice(&body).map_err(|err| {
-        HttpError::new(
-            Code::InvalidBody,
-            format!("body must be a JSON object with `edge_id`: {err}"),
-        )
-    })?;
+    let status: Value = parse_body(&body, "body must be a JSON object with `edge_id`")?;
     let edge_id = status
         .get("edge_id")
         .and_then(Value::as_str)

@@ -15,6 +15,13 @@ impl HttpError {
     }
 }
 
+/// A JSON request body as `T`, or a 400 `invalid_body` saying what the
+/// body must be (`what`) and what was wrong.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HttpError> {
+    serde_json::from_slice(body)
+        .map_err(|err| HttpError::new(Code::InvalidBody, format!("{what}: {err}")))
+}
+
 impl From<ApiError> for HttpError {
     fn from(err: ApiError) -> Self {
         HttpError(err)
