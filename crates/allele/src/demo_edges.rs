@@ -284,6 +284,9 @@ pub async fn run(act: Act<'_>) -> Result<Value, String> {
     }
     for point in &points {
         wait_for(point, 45, "drained its outbox", |s| outbox(s) == 0).await?;
+        // Report now, so the centre's edges page agrees with this summary
+        // instead of showing the last periodic report from before the drain.
+        edge::report::report_once(&point.edge).await?;
     }
     let mut edges = Vec::new();
     for point in &points {

@@ -104,7 +104,7 @@ pub async fn report_loop(edge: Arc<Edge>) {
     }
 }
 
-async fn report_once(edge: &Edge) -> Result<(), String> {
+pub async fn report_once(edge: &Edge) -> Result<(), String> {
     let body = status(edge).await.map_err(|err| err.to_string())?;
     let response = edge
         .http
