@@ -9,7 +9,7 @@ portal consent, portal export); the window keeps each kind's slowest call.
 The report compares the first and last 10 minutes (median of the window
 maxima and their p99) and the RSS trend, and draws the plot.
 """
-import base64, csv, json, sys, time, urllib.error, urllib.request
+import base64, csv, json, os, sys, time, urllib.error, urllib.request
 
 KINDS = ["ingest", "decide", "readout", "funnel", "profile", "portal_consent", "portal_export"]
 
@@ -52,7 +52,7 @@ def sample(port, wk, ak, pid, duration, out):
     n = 0
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["t", "rss_mb"] + [f"{k}_ms" for k in KINDS] + ["errors"])
+        writer.writerow(["t", "rss_mb"] + [f"{k}_ms" for k in KINDS] + ["errors", "load1"])
         while time.time() - start < duration:
             window_end = time.time() + 10
             worst = {k: 0.0 for k in KINDS}
@@ -70,7 +70,7 @@ def sample(port, wk, ak, pid, duration, out):
                 for line in status:
                     if line.startswith("VmRSS:"):
                         rss = int(line.split()[1]) / 1024.0
-            writer.writerow([round(time.time() - start, 1), round(rss, 1)] + [round(worst[k], 2) for k in KINDS] + [errors])
+            writer.writerow([round(time.time() - start, 1), round(rss, 1)] + [round(worst[k], 2) for k in KINDS] + [errors, round(os.getloadavg()[0], 2)])
             f.flush()
 
 
@@ -89,6 +89,10 @@ def report(path, plot):
                "rss_mb": {"first": rss[0], "max": max(rss), "last": rss[-1],
                           "first_10min_max": max(float(r["rss_mb"]) for r in first),
                           "last_10min_max": max(float(r["rss_mb"]) for r in last)}}
+    # The machine's 1-minute load average, so contention is on the record.
+    loads = [float(r["load1"]) for r in rows if r.get("load1")]
+    if loads:
+        summary["load1"] = {"min": min(loads), "median": pct(loads, 0.5), "max": max(loads)}
     for kind in KINDS:
         a = [float(r[f"{kind}_ms"]) for r in first]
         b = [float(r[f"{kind}_ms"]) for r in last]

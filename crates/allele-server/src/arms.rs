@@ -6,25 +6,23 @@
 //! different actions). The centre reads its workspace's log; an edge reads
 //! its own, so it adapts to its touchpoint while the centre is away.
 //!
-//! The statistics are a workspace-wide aggregate, so they are cached for
-//! [`FRESH_MS`] and recomputed on the next decision after that: an outcome
-//! moves the posterior within two seconds, and a burst of decisions costs
-//! one aggregate query, not one each. Bundles with no learning propensity
-//! skip all of this.
+//! The statistics are kept current at write time, so reading them is a few
+//! rows; they are still cached for [`FRESH_MS`] and re-read on the next
+//! decision after that: an outcome moves the posterior within two seconds,
+//! and a burst of decisions costs one read, not one each. Bundles with no
+//! learning propensity skip all of this.
 
 use crate::AppState;
 use crate::error::HttpError;
 use allele_engine::bundle::{Propensity, PropensityDoc};
 use allele_engine::linear::LinearStats;
-use allele_engine::{ArmStats, Bundle, Features};
+use allele_engine::{ArmStats, Bundle};
 use allele_store::{SqliteStore, StoreError, arms, now_ms};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 pub const FRESH_MS: i64 = 2_000;
-/// The newest offers a contextual model learns from.
-pub const LINEAR_WINDOW: usize = 100_000;
 
 /// What one touchpoint has learned.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -67,7 +65,9 @@ fn learns(bundle: &Bundle) -> bool {
         .any(|a| matches!(a.propensity, PropensityDoc::Model { .. }))
 }
 
-/// Reads the whole table from a store's decision log.
+/// Reads the whole table: a few rows per touchpoint and action, kept
+/// current by the writes that log decisions and outcomes
+/// (`allele_store::arms`), so its cost does not grow with the log.
 pub fn read_table(conn: &allele_store::Connection, ws: &str) -> Result<Table, StoreError> {
     let mut table = Table::new();
     for (point, action, offers, wins) in arms::counts(conn, ws)? {
@@ -79,26 +79,19 @@ pub fn read_table(conn: &allele_store::Connection, ws: &str) -> Result<Table, St
             },
         );
     }
-    for (point, action, features, won) in arms::linear_rows(conn, ws, LINEAR_WINDOW)? {
-        let Ok(features) = serde_json::from_str::<Features>(&features) else {
-            continue;
-        };
-        let models = table
-            .entry(point)
+    for row in arms::linear(conn, ws)? {
+        table
+            .entry(row.touchpoint)
             .or_default()
             .linear
-            .entry(action)
-            .or_default();
-        let index = match models.iter().position(|s| s.key == features.key) {
-            Some(index) => index,
-            None => {
-                models.push(LinearStats::new(&features.key, features.x.len()));
-                models.len() - 1
-            }
-        };
-        if let Some(stats) = models.get_mut(index) {
-            stats.add(&features.x, f64::from(u8::from(won)));
-        }
+            .entry(row.action)
+            .or_default()
+            .push(LinearStats {
+                key: row.key,
+                n: row.n,
+                xtx: row.xtx,
+                xty: row.xty,
+            });
     }
     Ok(table)
 }

@@ -67,6 +67,7 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
             "DELETE FROM customer_tokens WHERE profile_id = ?1",
             [member],
         )?;
+        crate::arms::forget_profile(conn, resolver.ws, member)?;
         erased.outcomes += conn.execute(
             "DELETE FROM outcomes WHERE decision_id IN (SELECT id FROM decisions WHERE profile_id = ?1)",
             [member],

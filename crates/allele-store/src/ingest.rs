@@ -348,11 +348,12 @@ fn record_outcome(conn: &Connection, ws: &str, message: &Message) -> Result<(), 
         .get("revenue")
         .and_then(Value::as_f64)
         .filter(|r| r.is_finite());
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO outcomes (message_id, workspace_id, decision_id, action_id, event, revenue, at)
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outcomes (message_id, workspace_id, decision_id, action_id, event, revenue, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
+        )?
+        .execute(params![
         message.message_id,
         ws,
         decision_id,
@@ -361,6 +362,9 @@ fn record_outcome(conn: &Connection, ws: &str, message: &Message) -> Result<(), 
         revenue,
         message.timestamp.as_millisecond()
     ])?;
+    if inserted == 1 {
+        crate::arms::first_outcome(conn, ws, decision_id)?;
+    }
     Ok(())
 }
 

@@ -542,7 +542,31 @@ CREATE TABLE edge_status (
     PRIMARY KEY (workspace_id, edge_id)
 ) WITHOUT ROWID;
 "#,
+    LEARNED_STATS,
 ];
+
+/// What learning propensities read, kept current at write time
+/// (`crate::arms`); filled from the existing log when created.
+const LEARNED_STATS: &str = r#"
+CREATE TABLE arm_counts (
+    workspace_id TEXT NOT NULL,
+    touchpoint   TEXT NOT NULL,
+    action_id    TEXT NOT NULL,
+    offers       INTEGER NOT NULL,
+    wins         INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, touchpoint, action_id)
+) WITHOUT ROWID;
+CREATE TABLE linear_stats (
+    workspace_id TEXT NOT NULL,
+    touchpoint   TEXT NOT NULL,
+    action_id    TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    n            INTEGER NOT NULL,
+    xtx          TEXT NOT NULL,
+    xty          TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, touchpoint, action_id, key)
+) WITHOUT ROWID;
+"#;
 
 /// Settings every connection gets. `synchronous=FULL` makes each commit
 /// durable before we acknowledge; `secure_delete` keeps erased bytes off disk.
@@ -559,7 +583,7 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
     // Backfills call the same Rust extraction ingest uses.
     crate::facts::register_functions(conn)?;
     let current: usize =
@@ -567,6 +591,9 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(migration)?;
+        if *migration == LEARNED_STATS {
+            crate::arms::rebuild(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tx.commit()?;
     }
