@@ -1,8 +1,9 @@
 //! Accepting HTTP/1 connections with limits, so that clients which hold
 //! connections without finishing requests cannot starve everyone else:
 //! a deadline for request headers (which also closes idle keep-alive
-//! connections), a cap on header bytes and count (431), and a cap on open
-//! connections derived from the open-file limit.
+//! connections), a deadline for request bodies (408, see [`deadline`]), a
+//! cap on header bytes and count (431), and a cap on open connections
+//! derived from the open-file limit.
 //!
 //! `axum::serve` sets none of these (hyper's header timeout needs a timer
 //! that it does not install), hence this accept loop.
@@ -19,6 +20,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+mod deadline;
 
 /// File descriptors kept back from `max_connections` for the store, logs
 /// and outgoing requests (webhooks, email, the centre).
@@ -37,6 +40,9 @@ pub struct Limits {
     /// Connections open at once; `0` derives it from the open-file limit.
     /// At the cap the server stops accepting until one closes.
     pub max_connections: usize,
+    /// Time a client has to send a request's body, counted from when its
+    /// headers arrived; a body still incomplete then is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +52,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_connections: 0,
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -110,6 +117,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(limits.max_header_bytes)
         .max_headers(limits.max_headers);
+    let router = deadline::layer(router, limits.body_read_timeout);
     let cap = limits.connection_cap();
     tracing::info!(max_connections = cap, "accepting connections");
     let permits = Arc::new(Semaphore::new(cap));

@@ -60,6 +60,7 @@ codes! {
     EventTooLarge => ("event_too_large", InvalidRequest, 413, "one event is larger than 32 KB once decompressed"),
     BatchTooLarge => ("batch_too_large", InvalidRequest, 413, "the batch is larger than the batch byte limit once decompressed"),
     TooManyEvents => ("too_many_events", InvalidRequest, 400, "the batch holds more than 2,500 events"),
+    BodyTimeout => ("body_timeout", InvalidRequest, 408, "the request body did not arrive within the body deadline (`--body-read-timeout`)"),
     EmptyBatch => ("empty_batch", InvalidRequest, 400, "the batch field is missing, not an array, or empty"),
     InvalidQuery => ("invalid_query", InvalidRequest, 400, "a query parameter has a value this endpoint cannot read"),
     InvalidRef => ("invalid_ref", InvalidRequest, 400, "a profile reference is not `type:value` or a profile id"),

@@ -23,6 +23,11 @@ pub struct LimitArgs {
     /// 0 derives it from the open-file limit, less 256 kept for the store.
     #[arg(long, default_value_t = 0)]
     pub max_connections: u64,
+    /// Seconds a client has to send a request's body once its headers
+    /// arrived; a body still incomplete then is answered 408.
+    #[arg(long, default_value_t = Limits::default().body_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout: u64,
 }
 
 impl Default for LimitArgs {
@@ -33,6 +38,7 @@ impl Default for LimitArgs {
             max_header_bytes: limits.max_header_bytes as u64,
             max_headers: limits.max_headers as u64,
             max_connections: limits.max_connections as u64,
+            body_read_timeout: limits.body_read_timeout.as_secs(),
         }
     }
 }
@@ -45,6 +51,7 @@ impl LimitArgs {
             max_header_bytes: size(self.max_header_bytes),
             max_headers: size(self.max_headers),
             max_connections: size(self.max_connections),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout),
         }
     }
 }

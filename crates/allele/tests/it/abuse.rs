@@ -345,3 +345,89 @@ fn at_the_connection_cap_new_clients_wait_until_one_closes() {
     let _idle: Vec<TcpStream> = (0..40).map(|_| connect(&roomy)).collect();
     healthz_answers(&roomy);
 }
+
+/// Sends `path`'s headers promising a 200-byte body, then dribbles one
+/// body byte every 300 ms for `time`; returns the stream.
+fn slow_body(server: &Server, path: &str, authorization: &str, time: Duration) -> TcpStream {
+    let mut stream = connect(server);
+    stream
+        .write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .expect("headers");
+    let until = Instant::now() + time;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(300));
+        // Fails once the server has answered and closed; that is the point.
+        let _ = stream.write_all(b" ");
+    }
+    stream
+}
+
+/// The response the server wrote to `stream`, if any, without waiting.
+fn answered(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn bodies_that_trickle_past_the_body_deadline_get_408_and_lose_the_connection() {
+    use base64::Engine;
+    let strict = Server::start_with(&["--body-read-timeout", "2"]);
+    let lenient = Server::start_with(&["--body-read-timeout", "600"]);
+    let basic = |server: &Server| {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:", server.write_key));
+        format!("Basic {token}")
+    };
+    // Ingest reads its body gzip-aware; decisions through axum's `Bytes`.
+    for (path, auth) in [
+        ("/v1/track", basic(&strict)),
+        ("/v1/decide", format!("Bearer {}", strict.admin_key)),
+    ] {
+        let started = Instant::now();
+        let mut stream = slow_body(&strict, path, &auth, Duration::from_secs(3));
+        let response = answered(&mut stream);
+        assert!(response.starts_with("HTTP/1.1 408"), "{path}: {response}");
+        assert!(
+            response.contains(r#""code":"body_timeout""#),
+            "{path}: {response}"
+        );
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {response}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        healthz_answers(&strict);
+    }
+    // The control: with a long deadline the same dribble is still waiting.
+    let mut stream = slow_body(
+        &lenient,
+        "/v1/track",
+        &basic(&lenient),
+        Duration::from_secs(3),
+    );
+    assert_eq!(
+        answered(&mut stream),
+        "",
+        "no answer before the body is complete"
+    );
+    // A body sent promptly is unaffected by the short deadline.
+    let (status, body) = read(
+        client()
+            .post(format!("{}/v1/track", strict.url))
+            .basic_auth(&strict.write_key, Some(""))
+            .json(&json!({"userId": "u1", "event": "Prompt"}))
+            .send()
+            .expect("track"),
+    );
+    assert_eq!(status, 200, "{body}");
+}
