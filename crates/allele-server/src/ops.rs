@@ -60,6 +60,19 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            // Histograms keep every sample until drained; without a scrape
+            // only upkeep drains them, so a server nobody scrapes would
+            // otherwise grow by a few samples per request forever.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("allele-metrics".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                })
+                .ok()?;
             Some(handle)
         })
         .as_ref()
