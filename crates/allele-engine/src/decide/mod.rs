@@ -167,8 +167,7 @@ fn run_number(expression: &Expression, activation: &mut Activation<'_>) -> Resul
 /// decision, on every platform.
 pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
     let doc = bundle.doc();
-    let resolver = InputResolver { input };
-    let mut activation = Activation::new(bundle.slots(), &resolver, input.now_ms);
+    let mut activation = Activation::for_input(bundle.slots(), input, input.now_ms);
     let held_out = is_held_out(
         doc.holdout.universal,
         &input.workspace_salt,
