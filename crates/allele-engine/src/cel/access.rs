@@ -26,17 +26,29 @@ pub enum Access {
     /// `context.channel`, likewise.
     Channel,
     /// `context.<key>.<rest>…`
-    ContextKey { key: Arc<str>, rest: Box<[Arc<str>]> },
+    ContextKey {
+        key: Arc<str>,
+        rest: Box<[Arc<str>]>,
+    },
     /// `profile.traits.<key>.<rest>…`
-    Trait { key: Arc<str>, rest: Box<[Arc<str>]> },
+    Trait {
+        key: Arc<str>,
+        rest: Box<[Arc<str>]>,
+    },
     /// `profile.computed.<key>.<rest>…`
-    Computed { key: Arc<str>, rest: Box<[Arc<str>]> },
+    Computed {
+        key: Arc<str>,
+        rest: Box<[Arc<str>]>,
+    },
     /// `profile.id`
     ProfileId,
     /// `profile.segments`
     Segments,
     /// `profile.consent[purpose][channel]`: the newest record's status.
-    Consent { purpose: Arc<str>, channel: Arc<str> },
+    Consent {
+        purpose: Arc<str>,
+        channel: Arc<str>,
+    },
     /// A key below a string or list (`profile.id.x`): never present.
     Missing,
     /// Anything else (`context`, `profile`, `profile.traits`,

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use crate::cel::access::Access;
 use crate::cel::value::MapKey;
 use crate::cel::value::NANOS_PER_MILLI;
-use crate::cel::access::Access;
 use crate::cel::{Resolver, Root, SlotPath, SlotValue, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@
 
 pub mod gate;
 pub mod input;
+mod number;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,7 +178,7 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
     // One entry per action, in bundle order; an action that passes every
     // gate gets its selection outcome once selection has run.
     let mut trace: Vec<TraceEntry> = Vec::with_capacity(doc.actions.len());
-    let mut passed = Vec::new();
+    let mut passed = Vec::with_capacity(doc.actions.len());
     for (index, (action, compiled)) in bundle.actions().enumerate() {
         match gates(action, compiled, input, held_out, &mut activation) {
             Ok(candidate) => {
@@ -250,10 +251,12 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
         if let Some(slot) = trace.get_mut(candidate.action)
             && slot.outcome == Outcome::NotSelected
         {
-            slot.reason = format!(
-                "passed every gate with score {} but was not selected",
-                candidate.score
-            );
+            // as `format!` with `{}` would write it, without its cost
+            let mut reason = String::with_capacity(64);
+            reason.push_str("passed every gate with score ");
+            number::push_f64(&mut reason, candidate.score);
+            reason.push_str(" but was not selected");
+            slot.reason = reason;
         }
     }
     let candidates = passed

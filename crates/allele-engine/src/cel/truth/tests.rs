@@ -79,11 +79,7 @@ fn three_ways(source: &str, input: &DecisionInput) -> [Result<Value, String>; 3]
         };
         result.map_err(|err| err.message)
     };
-    [
-        run(None, false),
-        run(None, true),
-        run(Some(&owned), true),
-    ]
+    [run(None, false), run(None, true), run(Some(&owned), true)]
 }
 
 const ATOMS: &[&str] = &[
