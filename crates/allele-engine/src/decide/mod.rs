@@ -252,7 +252,8 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
             && slot.outcome == Outcome::NotSelected
         {
             // as `format!` with `{}` would write it, without its cost
-            let mut reason = String::with_capacity(64);
+            // 50 bytes of text and at most 24 of number: one allocation
+            let mut reason = String::with_capacity(74);
             reason.push_str("passed every gate with score ");
             number::push_f64(&mut reason, candidate.score);
             reason.push_str(" but was not selected");

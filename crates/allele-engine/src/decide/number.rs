@@ -6,92 +6,39 @@
 /// digits that read back as the same number, never in exponent form.
 pub fn push_f64(out: &mut String, value: f64) {
     if !value.is_finite() {
-        out.push_str(if value.is_nan() {
-            "NaN"
-        } else if value > 0.0 {
-            "inf"
-        } else {
-            "-inf"
-        });
-        return;
+        return display(out, value);
     }
-    if tie_possible(value) {
-        // the standard formatter rounds a tie half up, ryu half to even
-        use std::fmt::Write as _;
-        let _ = write!(out, "{value}");
-        return;
+    let magnitude = value.abs();
+    // ryu writes whole numbers as `1.0` and `Display` as `1`; they are rare
+    // as scores
+    if magnitude.fract() == 0.0 {
+        return display(out, value);
+    }
+    if tie_possible(magnitude) {
+        return display(out, value);
     }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(value);
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    // ryu writes `d.ddd`, `ddd.d` or `0.000ddd`, with `e<exp>` outside
-    // [1e-5, 1e16)
-    let (mantissa, exponent) = match text.split_once('e') {
-        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().unwrap_or(0)),
-        None => (text, 0),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // the significant digits, with the decimal point after `point` of them
-    let mut digits = [0u8; 32];
-    let mut len = 0;
-    for byte in whole.bytes().chain(fraction.bytes()).take(digits.len()) {
-        if let Some(slot) = digits.get_mut(len) {
-            *slot = byte;
-            len += 1;
-        }
+    // between 1e-5 and 1e16 ryu writes plain decimals, which for a number
+    // with a fraction are `Display`'s digits exactly; it writes exponents
+    // outside that range, where `Display` does not
+    if text.bytes().any(|b| b == b'e') {
+        return display(out, value);
     }
-    let all = digits.get(..len).unwrap_or_default();
-    let leading = all.iter().take_while(|b| **b == b'0').count();
-    let significant = all.get(leading..).unwrap_or_default();
-    let trailing = significant.iter().rev().take_while(|b| **b == b'0').count();
-    let significant = significant
-        .get(..significant.len() - trailing)
-        .unwrap_or_default();
-    if negative {
-        out.push('-');
-    }
-    // ryu writes only ASCII digits
-    let Ok(significant) = std::str::from_utf8(significant) else {
-        return;
-    };
-    if significant.is_empty() {
-        out.push('0');
-        return;
-    }
-    let point = whole.len() as i64 - leading as i64 + exponent;
-    let count = significant.len() as i64;
-    if point <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
-        out.push_str(significant);
-    } else if point >= count {
-        out.push_str(significant);
-        out.extend(std::iter::repeat_n('0', (point - count) as usize));
-    } else {
-        let (int, frac) = significant.split_at(point as usize);
-        out.push_str(int);
-        out.push('.');
-        out.push_str(frac);
-    }
+    out.push_str(text);
 }
 
-/// Whether two shortest spellings of `value` can be equally close to it.
-/// That needs its exact decimal expansion to be at most one digit longer
-/// than the shortest round-trip form (at most 18 significant digits), which
-/// only integers from 2^53 up and fractions `m / 2^k` with a small odd `m`
-/// and small `k` have; scores, with their long expansions, never do.
+fn display(out: &mut String, value: f64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{value}");
+}
+
+/// Whether two shortest spellings of `value` (positive, with a fraction)
+/// can be equally close to it. That needs its exact decimal expansion to be
+/// at most one digit longer than the shortest round-trip form (at most 18
+/// significant digits), which only fractions `m / 2^k` with a small odd `m`
+/// and a small `k` have; scores, with their long expansions, never do.
 fn tie_possible(value: f64) -> bool {
-    let value = value.abs();
-    if value >= 9_007_199_254_740_992.0 {
-        return true;
-    }
-    if value.fract() == 0.0 {
-        // an integer below 2^53 is its own shortest form
-        return false;
-    }
     // value = mantissa × 2^-shift with an odd mantissa; its exact
     // expansion has as many significant digits as mantissa × 5^shift
     let bits = value.to_bits();
