@@ -57,7 +57,7 @@ pub struct Activation<'a> {
 
 impl<'a> Activation<'a> {
     /// Slots read from `input` by the table's plans.
-    #[inline(always)]
+    #[inline]
     pub fn for_input(table: &'a SlotTable, input: &'a DecisionInput, now_ms: i64) -> Self {
         Self::with_source(table, Source::Input(input), now_ms)
     }
@@ -67,7 +67,7 @@ impl<'a> Activation<'a> {
         Self::with_source(table, Source::Resolver(resolver), now_ms)
     }
 
-    #[inline(always)]
+    #[inline]
     fn with_source(table: &'a SlotTable, source: Source<'a>, now_ms: i64) -> Self {
         let cache = if table.len() <= INLINE_SLOTS {
             Cache::Inline([const { None }; INLINE_SLOTS])
@@ -101,9 +101,7 @@ impl<'a> Activation<'a> {
                     .fetch(input, path),
                 Source::Resolver(resolver) => resolver.resolve_borrowed(path),
             };
-            // written in place: `Option::insert` was an out-of-line call
-            // that copied the value once more
-            *entry = Some(resolved);
+            return Ok(entry.insert(resolved));
         }
         entry.as_mut().ok_or_else(unknown_slot)
     }
