@@ -16,7 +16,6 @@ use std::collections::HashMap;
 
 use allele_engine::DecisionInput;
 use allele_engine::cel::{Activation, Expression, SlotTable, Value};
-use allele_engine::decide::InputResolver;
 use datalogic_rs::{Engine, ParsedData};
 use serde_json::json;
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState, UpdateMessage};
@@ -114,8 +113,7 @@ impl Allele {
     /// A fresh activation: the four slots are resolved from the input each
     /// time, as for the first rule of a decision.
     fn eval(&self, input: &DecisionInput) -> bool {
-        let resolver = InputResolver { input };
-        let mut activation = Activation::new(&self.slots, &resolver, input.now_ms);
+        let mut activation = Activation::for_input(&self.slots, input, input.now_ms);
         matches!(self.rule.evaluate(&mut activation), Ok(Value::Bool(true)))
     }
 }
@@ -229,8 +227,7 @@ fn allele(bencher: divan::Bencher) {
 fn allele_warm(bencher: divan::Bencher) {
     let allele = Allele::new();
     let input = Allele::input(&ELIGIBLE);
-    let resolver = InputResolver { input: &input };
-    let mut activation = Activation::new(&allele.slots, &resolver, input.now_ms);
+    let mut activation = Activation::for_input(&allele.slots, &input, input.now_ms);
     bencher.bench_local(|| {
         matches!(
             allele.rule.evaluate(divan::black_box(&mut activation)),

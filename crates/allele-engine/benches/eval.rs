@@ -8,7 +8,6 @@
 
 use allele_engine::cel::{Activation, Expression, SlotTable};
 use allele_engine::decide;
-use allele_engine::decide::InputResolver;
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
@@ -27,8 +26,7 @@ fn rule_four_clauses_warm(bencher: divan::Bencher) {
     let mut slots = SlotTable::default();
     let rule = Expression::compile(RULE, &mut slots).unwrap_or_else(|e| panic!("{}", e.message));
     let input = input();
-    let resolver = InputResolver { input: &input };
-    let mut activation = Activation::new(&slots, &resolver, input.now_ms);
+    let mut activation = Activation::for_input(&slots, &input, input.now_ms);
     bencher.bench_local(|| rule.evaluate(divan::black_box(&mut activation)));
 }
 
@@ -39,9 +37,8 @@ fn rule_four_clauses_cold(bencher: divan::Bencher) {
     let mut slots = SlotTable::default();
     let rule = Expression::compile(RULE, &mut slots).unwrap_or_else(|e| panic!("{}", e.message));
     let input = input();
-    let resolver = InputResolver { input: &input };
     bencher.bench_local(|| {
-        let mut activation = Activation::new(&slots, &resolver, input.now_ms);
+        let mut activation = Activation::for_input(&slots, &input, input.now_ms);
         rule.evaluate(divan::black_box(&mut activation))
     });
 }

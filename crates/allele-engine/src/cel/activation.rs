@@ -1,10 +1,13 @@
 //! The variables of one evaluation: slots resolved lazily, at most once per
-//! [`Activation`] (one decision), through a [`Resolver`] the caller provides.
+//! [`Activation`] (one decision), either straight from a [`DecisionInput`]
+//! by each slot's [`Access`](super::access::Access) plan or through a
+//! [`Resolver`] the caller provides.
 
 use super::compile::{SlotPath, SlotTable};
 use super::eval::EvalError;
 use super::slot::SlotValue;
 use super::value::{NANOS_PER_MILLI, Value};
+use crate::decide::DecisionInput;
 
 /// Looks up the value of a slot path in the decision input.
 pub trait Resolver {
@@ -36,16 +39,36 @@ enum Cache<'a> {
     Heap(Vec<Option<Option<SlotValue<'a>>>>),
 }
 
+/// Where slots come from. A decision input is read by the slot table's
+/// plans, with no dynamic call and no matching of field names per slot.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Input(&'a DecisionInput),
+    Resolver(&'a dyn Resolver),
+}
+
 /// The variables of one evaluation context: lazily resolved slots and `now`.
 pub struct Activation<'a> {
     table: &'a SlotTable,
-    resolver: &'a dyn Resolver,
+    source: Source<'a>,
     cache: Cache<'a>,
     pub(super) now: i128,
 }
 
 impl<'a> Activation<'a> {
+    /// Slots read from `input` by the table's plans.
+    #[inline]
+    pub fn for_input(table: &'a SlotTable, input: &'a DecisionInput, now_ms: i64) -> Self {
+        Self::with_source(table, Source::Input(input), now_ms)
+    }
+
+    /// Slots resolved through `resolver` (inputs other than a decision's).
     pub fn new(table: &'a SlotTable, resolver: &'a dyn Resolver, now_ms: i64) -> Self {
+        Self::with_source(table, Source::Resolver(resolver), now_ms)
+    }
+
+    #[inline]
+    fn with_source(table: &'a SlotTable, source: Source<'a>, now_ms: i64) -> Self {
         let cache = if table.len() <= INLINE_SLOTS {
             Cache::Inline([const { None }; INLINE_SLOTS])
         } else {
@@ -53,7 +76,7 @@ impl<'a> Activation<'a> {
         };
         Self {
             table,
-            resolver,
+            source,
             cache,
             now: i128::from(now_ms) * NANOS_PER_MILLI,
         }
@@ -69,8 +92,16 @@ impl<'a> Activation<'a> {
         .ok_or_else(unknown_slot)?;
         if entry.is_none() {
             let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
-            let resolver = self.resolver;
-            return Ok(entry.get_or_insert_with(|| resolver.resolve_borrowed(path)));
+            let resolved = match self.source {
+                Source::Input(input) => self
+                    .table
+                    .plans()
+                    .get(index)
+                    .ok_or_else(unknown_slot)?
+                    .fetch(input, path),
+                Source::Resolver(resolver) => resolver.resolve_borrowed(path),
+            };
+            return Ok(entry.insert(resolved));
         }
         entry.as_mut().ok_or_else(unknown_slot)
     }

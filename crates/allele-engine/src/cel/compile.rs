@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::CelError;
+use super::access::Access;
 use super::functions::{self, Func};
 use super::lexer::Span;
 use super::parser::{BinaryOp, Expr, ExprKind, UnaryOp};
@@ -70,10 +71,13 @@ impl fmt::Display for SlotPath {
     }
 }
 
-/// The slots of a bundle; ids index [`SlotTable::paths`].
+/// The slots of a bundle; ids index [`SlotTable::paths`] and
+/// [`SlotTable::plans`].
 #[derive(Debug, Default, Clone)]
 pub struct SlotTable {
     paths: Vec<SlotPath>,
+    /// How to fetch each slot from a decision input, planned at intern time.
+    plans: Vec<Access>,
     index: HashMap<SlotPath, u32>,
 }
 
@@ -83,6 +87,7 @@ impl SlotTable {
             return *id;
         }
         let id = self.paths.len() as u32;
+        self.plans.push(Access::plan(&path));
         self.paths.push(path.clone());
         self.index.insert(path, id);
         id
@@ -90,6 +95,10 @@ impl SlotTable {
 
     pub fn paths(&self) -> &[SlotPath] {
         &self.paths
+    }
+
+    pub fn plans(&self) -> &[Access] {
+        &self.plans
     }
 
     pub fn len(&self) -> usize {

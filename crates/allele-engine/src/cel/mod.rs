@@ -66,6 +66,7 @@
 //! [`parser::MAX_NESTING`] brackets deep; one evaluation takes at most
 //! [`eval::MAX_STEPS`] steps.
 
+pub mod access;
 mod activation;
 pub mod compile;
 pub mod eval;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use crate::cel::access::Access;
 use crate::cel::value::MapKey;
 use crate::cel::value::NANOS_PER_MILLI;
 use crate::cel::{Resolver, Root, SlotPath, SlotValue, Value};
@@ -242,107 +243,29 @@ impl InputResolver<'_> {
     }
 }
 
-/// A key of a JSON object. Trait maps are small, and a scan that compares
-/// lengths first beats hashing the key; large maps use the index.
-fn object_get<'j>(map: &'j Map<String, Json>, key: &str) -> Option<&'j Json> {
-    if map.len() <= 16 {
-        return map
-            .iter()
-            .find(|(name, _)| name.as_str() == key)
-            .map(|(_, value)| value);
-    }
-    map.get(key)
-}
-
-/// Walks the remaining keys through JSON objects, borrowing the leaf.
-fn walk_json_borrowed<'j, 'k>(
-    mut json: &'j Json,
-    keys: impl Iterator<Item = &'k Arc<str>>,
-) -> Option<SlotValue<'j>> {
-    for key in keys {
-        json = object_get(json.as_object()?, key)?;
-    }
-    Some(SlotValue::from_json(json))
-}
-
-/// A value with no fields (a string, a list): only the empty walk finds it.
-fn leaf<'v, 'k>(
-    value: SlotValue<'v>,
-    mut keys: impl Iterator<Item = &'k Arc<str>>,
-) -> Option<SlotValue<'v>> {
-    match keys.next() {
-        None => Some(value),
-        Some(_) => None,
-    }
-}
-
-impl InputResolver<'_> {
-    /// `profile.consent[purpose][channel]`: the status of the newest record
-    /// with exactly that purpose and channel, as in [`Self::consent_value`].
-    fn consent_status(&self, purpose: &str, channel: &str) -> Option<&'static str> {
-        self.input
-            .profile
-            .consent
-            .iter()
-            .rev()
-            .find(|record| record.purpose == purpose && record.channel == channel)
-            .map(|record| record.status.as_str())
-    }
-}
-
 impl Resolver for InputResolver<'_> {
     fn resolve(&self, path: &SlotPath) -> Option<Value> {
-        self.resolve_borrowed(path).map(|slot| slot.to_value())
+        self.resolve_owned(path)
     }
 
+    /// Decides the slot's [`Access`] plan on every call: callers that
+    /// resolve the same slots repeatedly use [`crate::cel::Activation::for_input`],
+    /// which plans once per slot table.
     fn resolve_borrowed(&self, path: &SlotPath) -> Option<SlotValue<'_>> {
-        let mut keys = path.keys.iter();
-        let request = &self.input.request;
-        let profile = &self.input.profile;
-        match path.root {
-            Root::Context => match keys.next() {
-                None => Some(SlotValue::Owned(self.context_value())),
-                // the request's own fields win over a context key of that name
-                Some(key) if &**key == "touchpoint" => {
-                    leaf(SlotValue::Str(&request.touchpoint), keys)
-                }
-                Some(key) if &**key == "channel" => leaf(SlotValue::Str(&request.channel), keys),
-                Some(key) => walk_json_borrowed(object_get(&request.context, key)?, keys),
-            },
-            Root::Profile => {
-                let Some(field) = keys.next() else {
-                    return self.resolve_owned(path).map(SlotValue::Owned);
-                };
-                match &**field {
-                    "traits" | "computed" => {
-                        let map = if &**field == "traits" {
-                            &profile.traits
-                        } else {
-                            &profile.computed
-                        };
-                        match keys.next() {
-                            None => Some(SlotValue::Owned(json_object(map))),
-                            Some(first) => walk_json_borrowed(object_get(map, first)?, keys),
-                        }
-                    }
-                    "id" => leaf(SlotValue::Str(&profile.id), keys),
-                    "segments" => leaf(SlotValue::Strings(&profile.segments), keys),
-                    "consent" if path.keys.len() == 3 => {
-                        let (purpose, channel) = (keys.next()?, keys.next()?);
-                        self.consent_status(purpose, channel).map(SlotValue::Str)
-                    }
-                    _ => self.resolve_owned(path).map(SlotValue::Owned),
-                }
-            }
-        }
+        Access::plan(path).fetch(self.input, path)
     }
 }
 
 impl InputResolver<'_> {
-    /// Builds the owned value of a path: for the whole profile and the
-    /// fields that are not stored as JSON or strings.
-    fn resolve_owned(&self, path: &SlotPath) -> Option<Value> {
+    /// Builds the owned value of a path by walking the owned value of its
+    /// root field: what every [`Access`] plan must agree with, and the plan
+    /// itself for the whole profile, the whole context and the fields that
+    /// are not stored as JSON or strings.
+    pub(crate) fn resolve_owned(&self, path: &SlotPath) -> Option<Value> {
         let mut keys = path.keys.iter();
+        if path.root == Root::Context {
+            return walk_value(self.context_value(), keys);
+        }
         let Some(field) = keys.next() else {
             let fields = [
                 "id",

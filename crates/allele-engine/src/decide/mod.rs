@@ -11,6 +11,7 @@
 
 pub mod gate;
 pub mod input;
+mod number;
 
 use serde::{Deserialize, Serialize};
 
@@ -167,8 +168,7 @@ fn run_number(expression: &Expression, activation: &mut Activation<'_>) -> Resul
 /// decision, on every platform.
 pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
     let doc = bundle.doc();
-    let resolver = InputResolver { input };
-    let mut activation = Activation::new(bundle.slots(), &resolver, input.now_ms);
+    let mut activation = Activation::for_input(bundle.slots(), input, input.now_ms);
     let held_out = is_held_out(
         doc.holdout.universal,
         &input.workspace_salt,
@@ -178,7 +178,7 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
     // One entry per action, in bundle order; an action that passes every
     // gate gets its selection outcome once selection has run.
     let mut trace: Vec<TraceEntry> = Vec::with_capacity(doc.actions.len());
-    let mut passed = Vec::new();
+    let mut passed = Vec::with_capacity(doc.actions.len());
     for (index, (action, compiled)) in bundle.actions().enumerate() {
         match gates(action, compiled, input, held_out, &mut activation) {
             Ok(candidate) => {
@@ -251,10 +251,13 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> Decision {
         if let Some(slot) = trace.get_mut(candidate.action)
             && slot.outcome == Outcome::NotSelected
         {
-            slot.reason = format!(
-                "passed every gate with score {} but was not selected",
-                candidate.score
-            );
+            // as `format!` with `{}` would write it, without its cost
+            // 50 bytes of text and at most 24 of number: one allocation
+            let mut reason = String::with_capacity(74);
+            reason.push_str("passed every gate with score ");
+            number::push_f64(&mut reason, candidate.score);
+            reason.push_str(" but was not selected");
+            slot.reason = reason;
         }
     }
     let candidates = passed

@@ -6,7 +6,6 @@
 use crate::AppState;
 use crate::error::HttpError;
 use allele_engine::cel::{Activation, Expression, SlotTable};
-use allele_engine::decide::InputResolver;
 use allele_engine::{DecisionInput, DecisionRequest, ProfileView};
 use allele_store::{Role, StoreError, bundles, now_ms, segments};
 use allele_types::Code;
@@ -47,8 +46,7 @@ pub(crate) fn is_member(
     input: &DecisionInput,
     now: i64,
 ) -> bool {
-    let resolver = InputResolver { input };
-    let mut activation = Activation::new(slots, &resolver, now);
+    let mut activation = Activation::for_input(slots, input, now);
     matches!(
         expression.evaluate(&mut activation),
         Ok(allele_engine::cel::value::Value::Bool(true))

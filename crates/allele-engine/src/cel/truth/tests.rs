@@ -65,10 +65,13 @@ fn three_ways(source: &str, input: &DecisionInput) -> [Result<Value, String>; 3]
         Ok(expression) => expression,
         Err(err) => return std::array::from_fn(|_| Err(format!("compile: {}", err.message))),
     };
-    let borrowed = InputResolver { input };
     let owned = Owned(InputResolver { input });
-    let run = |resolver: &dyn Resolver, general: bool| {
-        let mut activation = Activation::new(&slots, resolver, input.now_ms);
+    // `None`: the slots are read by their access plans, as in a decision
+    let run = |resolver: Option<&dyn Resolver>, general: bool| {
+        let mut activation = match resolver {
+            Some(resolver) => Activation::new(&slots, resolver, input.now_ms),
+            None => Activation::for_input(&slots, input, input.now_ms),
+        };
         let result = if general {
             evaluate_general(&expression.node, &mut activation)
         } else {
@@ -76,11 +79,7 @@ fn three_ways(source: &str, input: &DecisionInput) -> [Result<Value, String>; 3]
         };
         result.map_err(|err| err.message)
     };
-    [
-        run(&borrowed, false),
-        run(&borrowed, true),
-        run(&owned, true),
-    ]
+    [run(None, false), run(None, true), run(Some(&owned), true)]
 }
 
 const ATOMS: &[&str] = &[
