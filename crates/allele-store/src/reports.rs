@@ -234,7 +234,9 @@ fn scan_metric(
             }
         } else if ts >= since {
             current.converted = true;
-            if let (Some(key), rusqlite::types::ValueRef::Blob(numbers)) = (value, row.get_ref(2)?)
+            // The numbers column is selected only when a value is asked for.
+            if let Some(key) = value
+                && let rusqlite::types::ValueRef::Blob(numbers) = row.get_ref(2)?
             {
                 current.value += facts::number_in(numbers, key);
             }

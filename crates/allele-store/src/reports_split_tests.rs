@@ -93,6 +93,25 @@ fn split_readout_equals_single_scan() {
                 .collect()
         };
     assert_eq!(bits(&single), bits(&split));
+    // Without a value (no numbers column read) and without a covariate.
+    let query = ExperimentQuery {
+        value: None,
+        pre_metric: None,
+        ..query
+    };
+    let plain = experiment(&conn, "w", &query)
+        .expect("single")
+        .expect("exposed");
+    let plain_split = experiment_split(&mut first, &mut second, "w", &query)
+        .expect("split")
+        .expect("exposed");
+    assert_eq!(bits(&plain), bits(&plain_split));
+    assert!(
+        plain
+            .values()
+            .flatten()
+            .all(|u| u.value == 0.0 && u.covariate.is_none())
+    );
     // 40 profiles, 8 merged away: 32 people, some converted with a value.
     assert_eq!(single.values().map(Vec::len).sum::<usize>(), 32);
     assert!(
