@@ -4,7 +4,9 @@
 # keep set-up short, with the readout rows ingest derives from each event:
 # profiles.num, event_names, event_facts, exposures — see
 # crates/allele-store/src/facts.rs), then `allele report experiment` timed
-# with /usr/bin/time.  Usage: bench/readout.sh [users] [events]
+# with /usr/bin/time, then the same readout over HTTP
+# (`GET /v1/reports/experiments/bench`) from a running, warmed-up server,
+# timed by curl.  Usage: bench/readout.sh [users] [events]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-1000000}
@@ -62,3 +64,17 @@ echo "data: $USERS exposed users, $EVENTS events"
 /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S, "max_rss_kb": %M}' "$ALLELE" report experiment bench --data "$WORK/data" \
   --metric 'Order Completed' --value revenue --control control --json > bench/out/readout.json
 python3 -c 'import json; r=json.load(open("bench/out/readout.json")); print(json.dumps({"variations": [(v["variation_id"], v["n"], v["conversions"]) for v in r["variations"]]}))'
+# The same readout over HTTP from a warm server (one untimed request first).
+PORT=${PORT:-7079}
+KEY=$("$ALLELE" keys create --data "$WORK/data" --role admin | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+"$ALLELE" serve --data "$WORK/data" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DATA:-}" ] || rm -rf "$WORK"' EXIT
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
+URL="http://127.0.0.1:$PORT/v1/reports/experiments/bench?metric=Order%20Completed&value=revenue&control=control"
+curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$URL"
+for _ in 1 2 3; do
+  curl -s -o bench/out/readout_http.json -w '{"http_total_s": %{time_total}}\n' -H "Authorization: Bearer $KEY" "$URL"
+done
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+python3 -c 'import json; assert json.load(open("bench/out/readout.json")) == json.load(open("bench/out/readout_http.json")), "http readout differs"; print("http readout identical to the cli one")'

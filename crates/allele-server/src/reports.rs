@@ -47,17 +47,18 @@ pub async fn experiment_readout(
     );
     let (value_q, pre_q) = (value.clone(), pre.clone());
     let (groups, metric_seen) = store
-        .read(move |conn| {
+        .read_pair(move |conn, second| {
             let query = ExperimentQuery {
                 experiment_id: &id,
                 metric: &metric_name,
                 value: value_q.as_deref(),
                 pre_metric: pre_q.as_deref(),
             };
-            Ok((
-                reports::experiment(conn, &ws, &query)?,
-                reports::event_name_exists(conn, &ws, &metric_name)?,
-            ))
+            let groups = match second {
+                Some(second) => reports::experiment_split(conn, second, &ws, &query)?,
+                None => reports::experiment(conn, &ws, &query)?,
+            };
+            Ok((groups, reports::event_name_exists(conn, &ws, &metric_name)?))
         })
         .await?;
     let Some(groups) = groups else {

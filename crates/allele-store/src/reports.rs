@@ -40,6 +40,9 @@ struct Cohort {
     since: Vec<(i64, i64)>,
     /// Profile number → root key, for merged profiles only.
     roots: HashMap<i64, i64>,
+    /// By slot: whether the person has merged profiles (rows of several
+    /// profile numbers), set by [`Cohort::mark_shared`].
+    shared: Vec<bool>,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -60,7 +63,32 @@ impl Cohort {
             sparse: HashMap::new(),
             since: Vec::new(),
             roots: merged_roots(conn, ws)?,
+            shared: Vec::new(),
         })
+    }
+
+    /// Flag the slots of people with merged profiles, once all are added.
+    fn mark_shared(&mut self) {
+        let mut shared = vec![false; self.since.len()];
+        for root in self.roots.values() {
+            if let Some(flag) = self.slot(*root).and_then(|slot| shared.get_mut(slot)) {
+                *flag = true;
+            }
+        }
+        self.shared = shared;
+    }
+
+    fn is_shared(&self, slot: usize) -> bool {
+        self.shared.get(slot).copied().unwrap_or(false)
+    }
+
+    /// A profile number splitting the dense range in halves (everything is
+    /// below it when there is no dense range).
+    fn split_at(&self) -> i64 {
+        match self.dense.len() {
+            0 => i64::MAX,
+            len => (len / 2) as i64,
+        }
     }
 
     fn slot(&self, key: i64) -> Option<usize> {
@@ -121,9 +149,117 @@ fn name_id(conn: &Connection, ws: &str, name: &str) -> Result<Option<i64>, Store
         .optional()?)
 }
 
-/// Fold the `metric` events of every cohort member into `users` (by slot):
-/// at or after the member's threshold a conversion with its `value`
-/// property added; before it, one more on the covariate when `pre`.
+/// What a metric scan adds to one person: a run of one profile's rows, or
+/// a single row for a person with merged profiles (whose value sum must
+/// take its rows in scan order across profiles, so that the figures do not
+/// depend on how the scan was split).
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    slot: u32,
+    converted: bool,
+    value: f64,
+    pre: f64,
+}
+
+impl Hit {
+    fn apply(&self, users: &mut [ExposedUser]) {
+        let Some(user) = users.get_mut(self.slot as usize) else {
+            return;
+        };
+        user.converted |= self.converted;
+        if self.value != 0.0 {
+            user.value += self.value;
+        }
+        if self.pre != 0.0
+            && let Some(covariate) = user.covariate.as_mut()
+        {
+            *covariate += self.pre;
+        }
+    }
+}
+
+/// One metric scan over the profile numbers in `range`: at or after a
+/// member's threshold a conversion with its `value` property added; before
+/// it, one more on the covariate when `pre`.
+fn scan_metric(
+    conn: &Connection,
+    name_id: i64,
+    range: (i64, i64),
+    cohort: &Cohort,
+    value: Option<&[u8]>,
+    pre: bool,
+) -> Result<Vec<Hit>, StoreError> {
+    // Rows come in (profile, ts, seq) order, so a profile's rows are one run.
+    let sql = match value.is_some() && !pre {
+        true => {
+            "SELECT profile, ts, numbers FROM event_facts WHERE name_id = ?1 AND profile >= ?2 AND profile < ?3"
+        }
+        false => {
+            "SELECT profile, ts FROM event_facts WHERE name_id = ?1 AND profile >= ?2 AND profile < ?3"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![name_id, range.0, range.1])?;
+    let mut hits = Vec::new();
+    // The run being summed: (profile, slot, threshold, shared).
+    let mut run: Option<(i64, u32, i64, bool)> = None;
+    let mut hit: Option<Hit> = None;
+    while let Some(row) = rows.next()? {
+        let profile: i64 = row.get(0)?;
+        if run.is_none_or(|r| r.0 != profile) {
+            hits.extend(hit.take());
+            run = cohort.slot(cohort.root(profile)).and_then(|slot| {
+                let (since, _) = cohort.since.get(slot)?;
+                Some((profile, slot as u32, *since, cohort.is_shared(slot)))
+            });
+            let Some((_, slot, _, _)) = run else {
+                // Remember the miss so the profile's other rows skip fast.
+                run = Some((profile, NO_SLOT, 0, false));
+                continue;
+            };
+            hit = Some(Hit {
+                slot,
+                converted: false,
+                value: 0.0,
+                pre: 0.0,
+            });
+        }
+        let (Some((_, slot, since, shared)), Some(current)) = (run, hit.as_mut()) else {
+            continue;
+        };
+        let ts: i64 = row.get(1)?;
+        if pre {
+            if ts < since {
+                current.pre += 1.0;
+            }
+        } else if ts >= since {
+            current.converted = true;
+            // The numbers column is selected only when a value is asked for.
+            if let Some(key) = value
+                && let rusqlite::types::ValueRef::Blob(numbers) = row.get_ref(2)?
+            {
+                current.value += facts::number_in(numbers, key);
+            }
+        }
+        if shared {
+            hits.push(*current);
+            *current = Hit {
+                slot,
+                converted: false,
+                value: 0.0,
+                pre: 0.0,
+            };
+        }
+    }
+    hits.extend(hit);
+    Ok(hits)
+}
+
+/// The whole range of profile numbers and keys.
+const ALL: (i64, i64) = (i64::MIN, i64::MAX);
+
+/// Fold the `metric` events of every cohort member into `users` (by slot),
+/// in one scan on `conn`.
 fn fold_metric(
     conn: &Connection,
     ws: &str,
@@ -136,57 +272,29 @@ fn fold_metric(
     let Some(name_id) = name_id(conn, ws, metric)? else {
         return Ok(());
     };
-    let key = value.map(str::as_bytes);
-    let mut stmt =
-        conn.prepare_cached("SELECT profile, ts, numbers FROM event_facts WHERE name_id = ?1")?;
-    let mut rows = stmt.query([name_id])?;
-    while let Some(row) = rows.next()? {
-        let profile: i64 = row.get(0)?;
-        let Some(slot) = cohort.slot(cohort.root(profile)) else {
-            continue;
-        };
-        let (Some(user), Some((since, _))) = (users.get_mut(slot), cohort.since.get(slot)) else {
-            continue;
-        };
-        let ts: i64 = row.get(1)?;
-        if pre {
-            if ts < *since
-                && let Some(covariate) = user.covariate.as_mut()
-            {
-                *covariate += 1.0;
-            }
-            continue;
-        }
-        if ts < *since {
-            continue;
-        }
-        user.converted = true;
-        if let (Some(key), rusqlite::types::ValueRef::Blob(numbers)) = (key, row.get_ref(2)?) {
-            user.value += facts::number_in(numbers, key);
-        }
+    let value = value.map(str::as_bytes);
+    for hit in scan_metric(conn, name_id, ALL, cohort, value, pre)? {
+        hit.apply(users);
     }
     Ok(())
 }
 
-/// Variation → exposed users, or `None` when nobody saw the experiment.
-/// A person (merged root) counts once, in the variation of their first
-/// exposure by event time; conversions count only at or after that moment.
-/// Users are listed in the order the exposure rows first name them (by
-/// profile number), so sums (and so every figure) are the same on every run.
-pub fn experiment(
-    conn: &Connection,
-    ws: &str,
-    query: &ExperimentQuery,
-) -> Result<Option<BTreeMap<String, Vec<ExposedUser>>>, StoreError> {
-    // One snapshot: roots, exposures and events as of the same moment.
-    let tx = conn.unchecked_transaction()?;
-    let mut cohort = Cohort::new(&tx, ws)?;
+/// Exposures, in one snapshot: the cohort, each slot's variation index,
+/// and the variation names.
+struct Exposed {
+    cohort: Cohort,
+    variation_of: Vec<u32>,
+    variations: Vec<String>,
+}
+
+fn exposed(conn: &Connection, ws: &str, experiment_id: &str) -> Result<Exposed, StoreError> {
+    let mut cohort = Cohort::new(conn, ws)?;
     let mut variations: Vec<String> = Vec::new();
     let mut variation_of: Vec<u32> = Vec::new();
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = conn.prepare_cached(
         "SELECT profile, ts, seq, variation FROM exposures WHERE workspace_id = ?1 AND experiment_id = ?2",
     )?;
-    let mut rows = stmt.query(params![ws, query.experiment_id])?;
+    let mut rows = stmt.query(params![ws, experiment_id])?;
     while let Some(row) = rows.next()? {
         let profile: i64 = row.get(0)?;
         let root = cohort.root(profile);
@@ -213,36 +321,133 @@ pub fn experiment(
             _ => variation_of.push(variation),
         }
     }
-    drop(rows);
-    drop(stmt);
-    if cohort.since.is_empty() {
-        return Ok(None);
+    cohort.mark_shared();
+    Ok(Exposed {
+        cohort,
+        variation_of,
+        variations,
+    })
+}
+
+/// Users by variation name, in slot order.
+fn by_variation(exposed: &Exposed, users: Vec<ExposedUser>) -> BTreeMap<String, Vec<ExposedUser>> {
+    let mut groups: Vec<Vec<ExposedUser>> = vec![Vec::new(); exposed.variations.len()];
+    for (user, variation) in users.into_iter().zip(&exposed.variation_of) {
+        if let Some(group) = groups.get_mut(*variation as usize) {
+            group.push(user);
+        }
     }
-    let mut users = vec![
+    exposed.variations.iter().cloned().zip(groups).collect()
+}
+
+fn new_users(exposed: &Exposed, query: &ExperimentQuery) -> Vec<ExposedUser> {
+    vec![
         ExposedUser {
             covariate: query.pre_metric.map(|_| 0.0),
             ..ExposedUser::default()
         };
-        cohort.since.len()
-    ];
+        exposed.cohort.since.len()
+    ]
+}
+
+/// Variation → exposed users, or `None` when nobody saw the experiment.
+/// A person (merged root) counts once, in the variation of their first
+/// exposure by event time; conversions count only at or after that moment.
+/// Users are listed in the order the exposure rows first name them (by
+/// profile number), so sums (and so every figure) are the same on every run.
+pub fn experiment(
+    conn: &Connection,
+    ws: &str,
+    query: &ExperimentQuery,
+) -> Result<Option<BTreeMap<String, Vec<ExposedUser>>>, StoreError> {
+    // One snapshot: roots, exposures and events as of the same moment.
+    let tx = conn.unchecked_transaction()?;
+    let exposed = exposed(&tx, ws, query.experiment_id)?;
+    if exposed.cohort.since.is_empty() {
+        return Ok(None);
+    }
+    let mut users = new_users(&exposed, query);
     let (metric, value) = (query.metric, query.value);
-    fold_metric(&tx, ws, &cohort, metric, value, false, &mut users)?;
+    fold_metric(&tx, ws, &exposed.cohort, metric, value, false, &mut users)?;
     if let Some(pre_metric) = query.pre_metric {
-        fold_metric(&tx, ws, &cohort, pre_metric, None, true, &mut users)?;
+        fold_metric(&tx, ws, &exposed.cohort, pre_metric, None, true, &mut users)?;
     }
-    let mut by_variation: BTreeMap<String, Vec<ExposedUser>> = BTreeMap::new();
-    for (slot, user) in users.into_iter().enumerate() {
-        let variation = variation_of
-            .get(slot)
-            .and_then(|v| variations.get(*v as usize));
-        if let Some(variation) = variation {
-            by_variation
-                .entry(variation.clone())
-                .or_default()
-                .push(user);
+    Ok(Some(by_variation(&exposed, users)))
+}
+
+/// [`experiment`] on two read connections: the second scans the upper half
+/// of the profile numbers of each metric while the first reads exposures
+/// and then the lower half. The figures are the same as [`experiment`]'s.
+///
+/// The two connections read two snapshots taken together at the start:
+/// exposures and roots come from the first, the upper half of the metric
+/// events from the second, so an event committed in between may count in
+/// one half and not the other — as if the readout had run a moment later.
+pub fn experiment_split(
+    first: &mut Connection,
+    second: &mut Connection,
+    ws: &str,
+    query: &ExperimentQuery,
+) -> Result<Option<BTreeMap<String, Vec<ExposedUser>>>, StoreError> {
+    let tx = first.unchecked_transaction()?;
+    let metric_id = name_id(&tx, ws, query.metric)?;
+    let pre_id = match query.pre_metric {
+        Some(pre) => name_id(&tx, ws, pre)?,
+        None => None,
+    };
+    let (cohort_tx, cohort_rx) = std::sync::mpsc::channel::<std::sync::Arc<Exposed>>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let value = query.value.map(str::as_bytes);
+    std::thread::scope(|scope| {
+        // Dropped on every return, so the second thread never waits forever.
+        let cohort_tx = cohort_tx;
+        let upper = scope.spawn(move || -> Result<(Vec<Hit>, Vec<Hit>), StoreError> {
+            let conn: &Connection = second;
+            let tx = conn.unchecked_transaction()?;
+            // Opens this connection's snapshot before the exposures scan.
+            let _ = name_id(&tx, ws, query.metric)?;
+            let _ = started_tx.send(());
+            let Ok(exposed) = cohort_rx.recv() else {
+                return Ok((Vec::new(), Vec::new()));
+            };
+            let half = (exposed.cohort.split_at(), i64::MAX);
+            let metric = match metric_id {
+                Some(id) => scan_metric(&tx, id, half, &exposed.cohort, value, false)?,
+                None => Vec::new(),
+            };
+            let pre = match pre_id {
+                Some(id) => scan_metric(&tx, id, half, &exposed.cohort, None, true)?,
+                None => Vec::new(),
+            };
+            Ok((metric, pre))
+        });
+        // The first snapshot starts once the second has (or has failed).
+        let _ = started_rx.recv();
+        let exposed = std::sync::Arc::new(exposed(&tx, ws, query.experiment_id)?);
+        if exposed.cohort.since.is_empty() {
+            return Ok(None);
         }
-    }
-    Ok(Some(by_variation))
+        let _ = cohort_tx.send(std::sync::Arc::clone(&exposed));
+        let half = (i64::MIN, exposed.cohort.split_at());
+        let lower_metric = match metric_id {
+            Some(id) => scan_metric(&tx, id, half, &exposed.cohort, value, false)?,
+            None => Vec::new(),
+        };
+        let lower_pre = match pre_id {
+            Some(id) => scan_metric(&tx, id, half, &exposed.cohort, None, true)?,
+            None => Vec::new(),
+        };
+        let (upper_metric, upper_pre) = upper.join().map_err(|_| StoreError::Closed)??;
+        let mut users = new_users(&exposed, query);
+        // Lower half first: the order of a single scan.
+        for hit in lower_metric.iter().chain(&upper_metric) {
+            hit.apply(&mut users);
+        }
+        for hit in lower_pre.iter().chain(&upper_pre) {
+            hit.apply(&mut users);
+        }
+        Ok(Some(by_variation(&exposed, users)))
+    })
 }
 
 /// Whether any event of this name exists in the workspace.
@@ -302,6 +507,7 @@ pub fn lift_groups(
              WHERE d.workspace_id = ?1 AND (?2 IS NULL OR a.action_id = ?2)",
         )?
         .query_row(params![ws, action], |row| row.get(0))?;
+    cohort.mark_shared();
     let mut outcomes = vec![ExposedUser::default(); people.len()];
     fold_metric(&tx, ws, &cohort, metric, value, false, &mut outcomes)?;
     // Sorted by root, so that sums (and so every figure) are the same on every run.
@@ -493,3 +699,7 @@ pub fn step_events(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "reports_split_tests.rs"]
+mod split_tests;
