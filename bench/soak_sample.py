@@ -52,7 +52,7 @@ def sample(port, wk, ak, pid, duration, out):
     n = 0
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["t", "rss_mb"] + [f"{k}_ms" for k in KINDS] + ["errors", "load1"])
+        writer.writerow(["t", "rss_mb"] + [f"{k}_ms" for k in KINDS] + ["errors", "load1", "rss_anon_mb"])
         while time.time() - start < duration:
             window_end = time.time() + 10
             worst = {k: 0.0 for k in KINDS}
@@ -65,12 +65,16 @@ def sample(port, wk, ak, pid, duration, out):
                     errors += 0 if ok else 1
                 time.sleep(max(0.0, min(2.0, window_end - time.time()) / 2))
             time.sleep(max(0.0, window_end - time.time()))
-            rss = 0.0
+            # Readers memory-map the database: RssFile is page cache the
+            # kernel may drop; RssAnon is the heap, where a leak would show.
+            rss = anon = 0.0
             with open(f"/proc/{pid}/status") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
                         rss = int(line.split()[1]) / 1024.0
-            writer.writerow([round(time.time() - start, 1), round(rss, 1)] + [round(worst[k], 2) for k in KINDS] + [errors, round(os.getloadavg()[0], 2)])
+                    elif line.startswith("RssAnon:"):
+                        anon = int(line.split()[1]) / 1024.0
+            writer.writerow([round(time.time() - start, 1), round(rss, 1)] + [round(worst[k], 2) for k in KINDS] + [errors, round(os.getloadavg()[0], 2), round(anon, 1)])
             f.flush()
 
 
@@ -90,6 +94,11 @@ def report(path, plot):
                           "first_10min_max": max(float(r["rss_mb"]) for r in first),
                           "last_10min_max": max(float(r["rss_mb"]) for r in last)}}
     # The machine's 1-minute load average, so contention is on the record.
+    anon = [float(r["rss_anon_mb"]) for r in rows if r.get("rss_anon_mb")]
+    if anon:
+        summary["rss_anon_mb"] = {"first": anon[0], "max": max(anon), "last": anon[-1],
+                                  "first_10min_max": max(float(r["rss_anon_mb"]) for r in first),
+                                  "last_10min_max": max(float(r["rss_anon_mb"]) for r in last)}
     loads = [float(r["load1"]) for r in rows if r.get("load1")]
     if loads:
         summary["load1"] = {"min": min(loads), "median": pct(loads, 0.5), "max": max(loads)}
@@ -103,7 +112,10 @@ def report(path, plot):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    top.plot([x / 60 for x in t], rss, color="black")
+    top.plot([x / 60 for x in t], rss, color="black", label="RSS")
+    if anon:
+        top.plot([x / 60 for x in t], anon, color="tab:red", label="anonymous (heap)")
+        top.legend(loc="upper left", fontsize=8)
     top.set_ylabel("server RSS (MB)")
     top.set_ylim(bottom=0)
     for kind in ["ingest", "decide", "readout", "funnel", "portal_export"]:
