@@ -58,6 +58,7 @@ fn main() {
         "spring",
         "welcome",
         &["dpv:DirectMarketing", "dpv:Marketing"],
+        None,
         0,
     )
     .unwrap();
