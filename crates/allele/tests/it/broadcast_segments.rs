@@ -12,12 +12,6 @@ fn a_segment_broadcast_reaches_only_members_with_consent() {
     let Some(sink) = Sink::start() else { return };
     let server = crate::common::Server::start();
     configure(&server, sink.port, 3, 50);
-    let (status, body) = admin_put(
-        &server,
-        "/v1/templates/spring",
-        &json!({"subject": "Spring for {{ profile.traits.first_name }}", "text": "New plans inside"}),
-    );
-    assert_eq!(status, 200, "{body}");
     // (user, address, consent, plan): only `member` is both in the segment
     // and consenting.
     let people = [
@@ -33,6 +27,13 @@ fn a_segment_broadcast_reaches_only_members_with_consent() {
         );
         assert_eq!(status, 200);
     }
+    // Templates are checked against the traits seen, so after the people.
+    let (status, body) = admin_put(
+        &server,
+        "/v1/templates/spring",
+        &json!({"subject": "Spring for {{ profile.traits.first_name }}", "text": "New plans inside"}),
+    );
+    assert_eq!(status, 200, "{body}");
     let (status, body) = admin_put(
         &server,
         "/v1/segments/pros",
