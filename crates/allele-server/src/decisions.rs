@@ -133,7 +133,7 @@ fn engine_view_wanted(
     let now = now_ms();
     let started = std::time::Instant::now();
     let segments = crate::segments::definitions(conn, ws)?;
-    for (_, compiled) in &segments {
+    for (_, compiled) in segments.iter() {
         wanted.add_slots(&compiled.1);
     }
     profile.computed =

@@ -250,13 +250,16 @@ pub fn bounce(conn: &Connection, ws: &str, id: &str, reason: &str) -> Result<boo
 /// whose newest consent record for one of `purposes` on email (or `*`) is
 /// `given`, each under the idempotency key `{key}:{profile}`, so planning
 /// twice queues nobody twice. Consent and limits are checked again when
-/// each message is sent; this only decides who is worth queueing.
+/// each message is sent; this only decides who is worth queueing. With
+/// `only`, people (root ids) outside it are left out, such as everyone not
+/// in a segment.
 pub fn plan_broadcast(
     conn: &Connection,
     ws: &str,
     key: &str,
     template: &str,
     purposes: &[&str],
+    only: Option<&std::collections::HashSet<String>>,
     at: i64,
 ) -> Result<usize, StoreError> {
     let placeholders = vec!["?"; purposes.len().max(1)].join(", ");
@@ -280,7 +283,9 @@ pub fn plan_broadcast(
     // Rows come grouped by person in ledger order: the last one wins.
     let mut current: Option<(String, bool)> = None;
     let mut flush = |person: Option<(String, bool)>| -> Result<(), StoreError> {
-        if let Some((root, true)) = person {
+        if let Some((root, true)) = person
+            && only.is_none_or(|only| only.contains(&root))
+        {
             queued += insert.execute(params![
                 new_id("eml_"),
                 ws,

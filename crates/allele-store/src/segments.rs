@@ -3,6 +3,18 @@
 use crate::StoreError;
 use crate::read::text;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bumped by every write to `segments`: readers that keep compiled
+/// definitions compare it to the value they loaded them at, so a changed
+/// definition is seen by the next evaluation without reading the table on
+/// every one.
+static VERSION: AtomicU64 = AtomicU64::new(0);
+
+/// The current definitions version (see [`VERSION`]).
+pub fn version() -> u64 {
+    VERSION.load(Ordering::Acquire)
+}
 
 pub fn put(
     conn: &Connection,
@@ -18,6 +30,7 @@ pub fn put(
              description = excluded.description, updated_at = excluded.updated_at",
     )?
     .execute(params![ws, id, definition, description, now])?;
+    VERSION.fetch_add(1, Ordering::AcqRel);
     Ok(())
 }
 
@@ -133,6 +146,47 @@ pub fn person(conn: &Connection, root: &str, reads: Reads) -> Result<Option<Pers
     Ok(Some(person))
 }
 
+/// Several people by root id, in one query on their member rows (plus one
+/// each for identities and consent when `reads` asks) whatever their
+/// number: `roots` is passed as one JSON array. Roots with no profile are
+/// left out; the others come back in root id order.
+pub fn people(conn: &Connection, roots: &[&str], reads: Reads) -> Result<Vec<Person>, StoreError> {
+    let roots = serde_json::to_string(roots)?;
+    let mut profiles = conn.prepare_cached(
+        "SELECT root_id, created_at, id, traits, trait_times, first_seen, last_seen, event_count
+         FROM profiles WHERE root_id IN (SELECT value FROM json_each(?1)) ORDER BY root_id",
+    )?;
+    let rows = profiles.query([&roots])?;
+    let mut identity_stmt = conn.prepare_cached(
+        "SELECT p.root_id, i.kind, i.value, '' FROM identities i JOIN profiles p ON p.id = i.profile_id
+         WHERE p.root_id IN (SELECT value FROM json_each(?1)) ORDER BY p.root_id, i.created_at, i.kind, i.value",
+    )?;
+    let identities = Grouped {
+        rows: match reads.identities {
+            true => Some(identity_stmt.query([&roots])?),
+            false => None,
+        },
+        pending: None,
+    };
+    let mut consent_stmt = conn.prepare_cached(
+        "SELECT p.root_id, c.purpose, c.channel, c.status FROM consents c JOIN profiles p ON p.id = c.profile_id
+         WHERE p.root_id IN (SELECT value FROM json_each(?1)) ORDER BY p.root_id, c.seq",
+    )?;
+    let consent = Grouped {
+        rows: match reads.consent {
+            true => Some(consent_stmt.query([&roots])?),
+            false => None,
+        },
+        pending: None,
+    };
+    let mut found = Vec::new();
+    walk(rows, identities, consent, reads.traits, |person| {
+        found.push(person);
+        Ok(true)
+    })?;
+    Ok(found)
+}
+
 /// A member row as the scan reads it.
 struct MemberRow {
     created_at: i64,
@@ -153,18 +207,18 @@ pub fn scan_people(
     ws: &str,
     after: &str,
     reads: Reads,
-    mut visit: impl FnMut(Person) -> Result<bool, StoreError>,
+    visit: impl FnMut(Person) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
     let mut profiles = conn.prepare_cached(
         "SELECT root_id, created_at, id, traits, trait_times, first_seen, last_seen, event_count
          FROM profiles INDEXED BY profiles_root WHERE root_id > ?2 AND workspace_id = ?1 ORDER BY root_id",
     )?;
-    let mut rows = profiles.query(params![ws, after])?;
+    let rows = profiles.query(params![ws, after])?;
     let mut identity_stmt = conn.prepare_cached(
         "SELECT p.root_id, i.kind, i.value, '' FROM identities i JOIN profiles p ON p.id = i.profile_id
          WHERE i.workspace_id = ?1 AND p.root_id > ?2 ORDER BY p.root_id, i.created_at, i.kind, i.value",
     )?;
-    let mut identities = Grouped {
+    let identities = Grouped {
         rows: match reads.identities {
             true => Some(identity_stmt.query(params![ws, after])?),
             false => None,
@@ -175,13 +229,26 @@ pub fn scan_people(
         "SELECT p.root_id, c.purpose, c.channel, c.status FROM consents c JOIN profiles p ON p.id = c.profile_id
          WHERE c.workspace_id = ?1 AND p.root_id > ?2 ORDER BY p.root_id, c.seq",
     )?;
-    let mut consent = Grouped {
+    let consent = Grouped {
         rows: match reads.consent {
             true => Some(consent_stmt.query(params![ws, after])?),
             false => None,
         },
         pending: None,
     };
+    walk(rows, identities, consent, reads.traits, visit)
+}
+
+/// Groups `rows` (member rows after a leading root id, in root order) into
+/// people, with their identities and consent, handed to `visit` until it
+/// returns `false`.
+fn walk(
+    mut rows: rusqlite::Rows<'_>,
+    mut identities: Grouped<'_>,
+    mut consent: Grouped<'_>,
+    traits: bool,
+    mut visit: impl FnMut(Person) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
     let mut root = String::new();
     let mut members: Vec<MemberRow> = Vec::new();
     loop {
@@ -193,7 +260,7 @@ pub fn scan_people(
         if next_root != Some(root.as_str()) && !members.is_empty() {
             let mut person = Person {
                 root: std::mem::take(&mut root),
-                folded: fold(&mut members, reads.traits)?,
+                folded: fold(&mut members, traits)?,
                 ..Person::default()
             };
             person.identities = identities
@@ -210,7 +277,7 @@ pub fn scan_people(
         if members.is_empty() {
             root = row.get(0)?;
         }
-        members.push(member_row(row, reads.traits)?);
+        members.push(member_row(row, traits)?);
     }
     Ok(())
 }

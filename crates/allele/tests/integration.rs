@@ -20,6 +20,8 @@ mod apifuzz;
 mod authz;
 #[path = "it/bandit.rs"]
 mod bandit;
+#[path = "it/broadcast_segments.rs"]
+mod broadcast_segments;
 #[path = "it/browser.rs"]
 mod browser;
 #[path = "it/clients.rs"]

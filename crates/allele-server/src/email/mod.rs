@@ -19,6 +19,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use settings::SmtpSettings;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 fn bad_body(what: &str, err: impl std::fmt::Display) -> HttpError {
@@ -303,11 +304,14 @@ pub async fn bounce(
 struct BroadcastBody {
     template: String,
     idempotency_key: String,
+    /// Only the segment's members now (still only those with consent).
+    #[serde(default)]
+    segment: Option<String>,
 }
 
 /// `POST /v1/broadcasts`: queue a marketing template for everyone with
-/// email consent now (each re-checked when sent); the same key twice queues
-/// nobody twice.
+/// email consent now (each re-checked when sent), or only for the members
+/// of `segment` among them; the same key twice queues nobody twice.
 pub async fn broadcast(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -315,7 +319,7 @@ pub async fn broadcast(
 ) -> Result<Json<Value>, HttpError> {
     let principal = state.require(&headers, &[Role::Admin]).await?;
     let request: BroadcastBody = serde_json::from_slice(&body)
-        .map_err(|e| bad_body("body must be `{template, idempotency_key}`", e))?;
+        .map_err(|e| bad_body("body must be `{template, idempotency_key, segment?}`", e))?;
     valid_id(&request.idempotency_key)?;
     let (ws, template_id) = (principal.workspace.clone(), request.template.clone());
     if state
@@ -329,6 +333,25 @@ pub async fn broadcast(
             format!("no template `{}`", request.template),
         ));
     }
+    // The members are found on a reader, so the scan does not hold the
+    // writer; someone joining between the two waits for the next broadcast.
+    let members = match request.segment.clone() {
+        None => None,
+        Some(segment) => {
+            let ws = principal.workspace.clone();
+            let found = state
+                .store
+                .read(move |conn| crate::segments::rebuild(conn, &ws, &segment))
+                .await?;
+            let Some(found) = found else {
+                return Err(HttpError::new(
+                    Code::SegmentNotFound,
+                    format!("no segment `{}`", request.segment.unwrap_or_default()),
+                ));
+            };
+            Some(found.into_iter().collect::<HashSet<String>>())
+        }
+    };
     let ws = principal.workspace.clone();
     let (key, template) = (request.idempotency_key.clone(), request.template.clone());
     let queued = state
@@ -336,7 +359,15 @@ pub async fn broadcast(
         .write(1, move |conn| {
             let mut purposes = vec!["dpv:DirectMarketing"];
             purposes.extend(allele_privacy::consent::ancestors("dpv:DirectMarketing"));
-            outbox::plan_broadcast(conn, &ws, &key, &template, &purposes, now_ms())
+            outbox::plan_broadcast(
+                conn,
+                &ws,
+                &key,
+                &template,
+                &purposes,
+                members.as_ref(),
+                now_ms(),
+            )
         })
         .await?;
     Ok(Json(

@@ -23,6 +23,7 @@ use allele_store::{StoreError, bundles, now_ms, outbox, webhooks};
 use allele_types::segment::{RequestMeta, parse_message};
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,7 +95,25 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
         .read(move |conn| {
             let events = journeys::events_after(conn, journeys::cursor(conn)?, 500)?;
             let mut changes = Vec::new();
-            let mut memberships: Option<(String, Vec<String>)> = None;
+            // Memberships now (not as of each event), so one batched read
+            // per workspace for every person a segment trigger looks at.
+            let mut wanted: HashMap<&str, Vec<&str>> = HashMap::new();
+            for event in &events {
+                if list
+                    .iter()
+                    .any(|j| j.ws == event.ws && j.def.trigger.segment.is_some())
+                {
+                    wanted.entry(&event.ws).or_default().push(&event.root);
+                }
+            }
+            let mut memberships: HashMap<(&str, String), Vec<String>> = HashMap::new();
+            for (ws, mut roots) in wanted {
+                roots.sort_unstable();
+                roots.dedup();
+                for (root, segments) in crate::segments::memberships_of(conn, ws, &roots)? {
+                    memberships.insert((ws, root), segments);
+                }
+            }
             for event in &events {
                 for (index, journey) in list.iter().enumerate().filter(|(_, j)| j.ws == event.ws) {
                     let named = |wanted: &str| {
@@ -118,17 +137,10 @@ async fn enter_and_exit(state: &AppState, all: &Arc<Vec<Journey>>) -> Result<(),
                         });
                     }
                     if let Some(segment) = &journey.def.trigger.segment {
-                        if memberships
-                            .as_ref()
-                            .is_none_or(|(root, _)| *root != event.root)
-                        {
-                            let segments =
-                                crate::segments::memberships(conn, &event.ws, &event.root)?;
-                            memberships = Some((event.root.clone(), segments));
-                        }
+                        // A person with no profile left is in no segment.
                         let member = memberships
-                            .as_ref()
-                            .is_some_and(|(_, s)| s.contains(segment));
+                            .get(&(event.ws.as_str(), event.root.clone()))
+                            .is_some_and(|s| s.contains(segment));
                         changes.push(if member {
                             Change::Enter {
                                 journey: index,

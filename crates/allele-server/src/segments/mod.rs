@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 mod scan;
 #[cfg(test)]
 mod tests;
-pub use scan::{Needs, all_members, memberships, scan_members};
+pub use scan::{Needs, all_members, memberships, memberships_of, scan_members};
 
 /// 1-based `line:column` of a byte offset in `source`.
 fn position(source: &str, offset: usize) -> (usize, usize) {
@@ -101,15 +101,68 @@ fn compile_cached(definition: &str) -> Option<Compiled> {
     Some(compiled)
 }
 
-/// The workspace's segments that compile, by id.
+/// A workspace's segments that compile, by id, with what they read
+/// together.
+#[derive(Default)]
+pub struct Definitions {
+    pub segments: Vec<(String, Compiled)>,
+    pub needs: Needs,
+}
+
+impl std::ops::Deref for Definitions {
+    type Target = [(String, Compiled)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.segments
+    }
+}
+
+/// The workspace's segments that compile, by id: kept per database and
+/// workspace until a definition is written (the store's definitions
+/// version moves), so an evaluation does not read and look up every
+/// definition again.
 pub fn definitions(
     conn: &allele_store::Connection,
     ws: &str,
-) -> Result<Vec<(String, Compiled)>, StoreError> {
-    Ok(segments::all(conn, ws)?
+) -> Result<Arc<Definitions>, StoreError> {
+    type Cache = HashMap<(String, String), (u64, Arc<Definitions>)>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    // Read before the table, so a write landing during the load leaves an
+    // entry that is already out of date rather than one that looks current.
+    let version = segments::version();
+    // A temporary or in-memory database has no name to key the entry by.
+    let key = conn
+        .path()
+        .filter(|path| !path.is_empty())
+        .map(|path| (path.to_string(), ws.to_string()));
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(key) = &key
+        && let Ok(map) = cache.lock()
+        && let Some((at, found)) = map.get(key)
+        && *at == version
+    {
+        return Ok(Arc::clone(found));
+    }
+    let segments: Vec<(String, Compiled)> = segments::all(conn, ws)?
         .into_iter()
         .filter_map(|(id, definition)| compile_cached(&definition).map(|c| (id, c)))
-        .collect())
+        .collect();
+    let mut needs = Needs::default();
+    for (_, compiled) in &segments {
+        needs.add(&compiled.1);
+    }
+    let loaded = Arc::new(Definitions { segments, needs });
+    if let Some(key) = key
+        && let Ok(mut map) = cache.lock()
+    {
+        /// Bounds the memory workspaces no longer evaluated can hold.
+        const MAX_CACHED: usize = 4_096;
+        if map.len() >= MAX_CACHED {
+            map.clear();
+        }
+        map.insert(key, (version, Arc::clone(&loaded)));
+    }
+    Ok(loaded)
 }
 
 /// The ids of the segments in `definitions` this profile belongs to.

@@ -13,6 +13,7 @@ use allele_engine::{ConsentRecord, ConsentStatus, DecisionInput, ProfileView};
 use allele_store::segments::{Person, Reads};
 use allele_store::{Connection, StoreError};
 use serde_json::Map;
+use std::collections::HashMap;
 
 /// The parts of a profile a set of definitions can read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -129,9 +130,9 @@ pub fn scan_members(
     // reads what every definition needs.
     let definitions = match needs.segments {
         true => super::definitions(conn, ws)?,
-        false => Vec::new(),
+        false => Default::default(),
     };
-    for (_, other) in &definitions {
+    for (_, other) in definitions.iter() {
         needs.add(&other.1);
     }
     let mut input: DecisionInput = as_input_owned(ProfileView::default(), now);
@@ -180,14 +181,35 @@ pub fn memberships(conn: &Connection, ws: &str, root: &str) -> Result<Vec<String
     if definitions.is_empty() {
         return Ok(Vec::new());
     }
-    let mut needs = Needs::default();
-    for (_, compiled) in &definitions {
-        needs.add(&compiled.1);
-    }
     let now = allele_store::now_ms();
+    let needs = &definitions.needs;
     let Some(person) = allele_store::segments::person(conn, root, needs.reads)? else {
         return Err(StoreError::ProfileNotFound);
     };
     let input = as_input_owned(view(conn, person, &needs.computed, now)?, now);
     Ok(members_in(&definitions, &input, now))
+}
+
+/// [`memberships`] for several people of one workspace at once: their
+/// member rows (and identities and consent when read) in one query each
+/// whatever their number. A root with no profile is left out of the map.
+pub fn memberships_of(
+    conn: &Connection,
+    ws: &str,
+    roots: &[&str],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let definitions = super::definitions(conn, ws)?;
+    let mut found = HashMap::with_capacity(roots.len());
+    if definitions.is_empty() || roots.is_empty() {
+        return Ok(found);
+    }
+    let now = allele_store::now_ms();
+    let needs = &definitions.needs;
+    let mut input: DecisionInput = as_input_owned(ProfileView::default(), now);
+    for person in allele_store::segments::people(conn, roots, needs.reads)? {
+        input.profile = view(conn, person, &needs.computed, now)?;
+        let segments = members_in(&definitions, &input, now);
+        found.insert(std::mem::take(&mut input.profile.id), segments);
+    }
+    Ok(found)
 }

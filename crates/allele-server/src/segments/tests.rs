@@ -216,3 +216,53 @@ fn one_persons_memberships_equal_the_full_profile_read() {
         Err(allele_store::StoreError::ProfileNotFound)
     ));
 }
+
+#[test]
+fn batched_memberships_equal_one_persons() {
+    let (_dir, conn) = store(10);
+    let roots: Vec<String> = allele_store::segments::roots_after(&conn, WS, "", 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(root, _)| root)
+        .collect();
+    let mut asked: Vec<&str> = roots.iter().map(String::as_str).collect();
+    asked.push("nobody");
+    let found = super::memberships_of(&conn, WS, &asked).unwrap();
+    assert_eq!(
+        found.len(),
+        roots.len(),
+        "a root with no profile is left out"
+    );
+    for root in &roots {
+        assert_eq!(found[root], memberships(&conn, WS, root).unwrap(), "{root}");
+    }
+    assert!(found.values().filter(|s| !s.is_empty()).count() > 100);
+}
+
+#[test]
+fn a_written_definition_is_seen_by_the_next_evaluation() {
+    let (_dir, conn) = store(11);
+    let (root, _) = allele_store::segments::roots_after(&conn, WS, "", 1)
+        .unwrap()
+        .remove(0);
+    let put = |definition: &str| {
+        allele_store::segments::put(&conn, WS, "z_toggle", definition, "", 0).unwrap();
+    };
+    put("true");
+    assert!(
+        memberships(&conn, WS, &root)
+            .unwrap()
+            .contains(&"z_toggle".to_string())
+    );
+    put("false");
+    assert!(
+        !memberships(&conn, WS, &root)
+            .unwrap()
+            .contains(&"z_toggle".to_string())
+    );
+    let batched = super::memberships_of(&conn, WS, &[root.as_str()]).unwrap();
+    assert!(!batched[&root].contains(&"z_toggle".to_string()));
+    put("true");
+    let batched = super::memberships_of(&conn, WS, &[root.as_str()]).unwrap();
+    assert!(batched[&root].contains(&"z_toggle".to_string()));
+}
