@@ -16,6 +16,14 @@ pub fn version() -> u64 {
     VERSION.load(Ordering::Acquire)
 }
 
+/// Moves the definitions version. [`put`] calls it inside its transaction
+/// and the caller again once the write has committed: an evaluation that
+/// read the version between the two loaded the table as it was before the
+/// commit, and must not keep it.
+pub fn changed() {
+    VERSION.fetch_add(1, Ordering::AcqRel);
+}
+
 pub fn put(
     conn: &Connection,
     ws: &str,
@@ -30,7 +38,7 @@ pub fn put(
              description = excluded.description, updated_at = excluded.updated_at",
     )?
     .execute(params![ws, id, definition, description, now])?;
-    VERSION.fetch_add(1, Ordering::AcqRel);
+    changed();
     Ok(())
 }
 

@@ -247,6 +247,7 @@ pub async fn put(
             segments::put(conn, &ws, &segment, &definition, &description, now_ms())
         })
         .await?;
+    segments::changed();
     Ok(Json(
         json!({"id": id, "definition": request.definition, "description": request.description, "warnings": warnings}),
     ))
