@@ -95,8 +95,34 @@ struct Features {
 }
 
 /// A decision was logged: count its offers (`won` when an outcome for it
-/// arrived before the decision itself, as uploads from an edge may).
-pub fn offered(conn: &Connection, ws: &str, decision_id: &str) -> Result<(), StoreError> {
+/// arrived before the decision itself, as uploads from an edge may). The
+/// caller hands over what it just wrote rather than have it read back.
+pub fn offered(
+    conn: &Connection,
+    decision: &crate::bundles::LoggedDecision,
+) -> Result<(), StoreError> {
+    if decision.holdout {
+        return Ok(());
+    }
+    // The touchpoint as `json_extract(request, '$.touchpoint')` reads it.
+    let touchpoint = serde_json::from_str::<serde_json::Value>(decision.request)
+        .ok()
+        .and_then(|request| request.get("touchpoint")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let won = has_outcome(conn, decision.ws, decision.id)?;
+    for action in &decision.actions {
+        let offer = Offer {
+            touchpoint: touchpoint.clone(),
+            action: action.action_id.clone(),
+            features: action.features.clone(),
+        };
+        apply(conn, decision.ws, &offer, 1, i64::from(won))?;
+    }
+    Ok(())
+}
+
+/// Counts the offers of a decision already in the log (the rebuild).
+fn offered_logged(conn: &Connection, ws: &str, decision_id: &str) -> Result<(), StoreError> {
     let won = has_outcome(conn, ws, decision_id)?;
     for offer in offers_of(conn, ws, decision_id)? {
         apply(conn, ws, &offer, 1, i64::from(won))?;
@@ -150,7 +176,7 @@ pub fn rebuild(conn: &Connection) -> Result<(), StoreError> {
         })?
         .collect::<Result<Vec<_>, _>>()?;
     for (ws, id) in decisions {
-        offered(conn, &ws, &id)?;
+        offered_logged(conn, &ws, &id)?;
     }
     Ok(())
 }

@@ -148,7 +148,7 @@ pub fn log_decision(conn: &Connection, decision: &LoggedDecision) -> Result<(), 
             action.features
         ])?;
     }
-    crate::arms::offered(conn, decision.ws, decision.id)
+    crate::arms::offered(conn, decision)
 }
 
 /// When each action was returned to this profile's members (contact caps).
