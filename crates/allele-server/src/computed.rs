@@ -1,6 +1,10 @@
-//! Computed traits, derived from the event log when a profile is read:
-//! event counts per name over 1, 7 and 30 days and all time, revenue over
-//! 30 days and all time, days since last seen, and the mean sentiment of
+//! Computed traits, derived when a profile is read: event counts per name
+//! over 1, 7 and 30 days and all time, revenue over 30 days and all time,
+//! per event name the summed, smallest and largest revenue over 30 days,
+//! the newest event's revenue and the days since it, an RFM score of
+//! `Order Completed`, days since last seen and its recency bucket (all
+//! from rollups kept at write time, so a read costs the same however long
+//! the history), and the mean sentiment of
 //! the person's own social posts over 30 days, their influence (PageRank
 //! score and two-hop reach from the last scheduled run) and their activity
 //! on the ideas board, and the stated intents the customer shows to the
@@ -98,16 +102,19 @@ pub fn computed_wanted(
         "count_all",
         "revenue_30d",
         "revenue_all",
-    ]) {
+        "rfm",
+    ]) || wanted.wants_any(&PER_NAME)
+    {
         counts(conn, root, now, &mut out)?;
     }
-    if let Some(last) = last_seen_ms
-        && wanted.wants("days_since_last_seen")
-    {
-        out.insert(
-            "days_since_last_seen".into(),
-            json!((now - last).max(0) / DAY_MS),
-        );
+    if let Some(last) = last_seen_ms {
+        let days = days_between(last, now);
+        if wanted.wants("days_since_last_seen") {
+            out.insert("days_since_last_seen".into(), json!(days));
+        }
+        if wanted.wants("recency") {
+            out.insert("recency".into(), json!(recency(days)));
+        }
     }
     if wanted.wants_any(&["sentiment_30d", "posts_30d"]) {
         let posts = read::own_texts(conn, root, "Social Post Observed", now - 30 * DAY_MS)?;
@@ -155,29 +162,50 @@ pub fn computed_wanted(
     Ok(out)
 }
 
-/// `count_1d` … `count_all`, `revenue_30d` and `revenue_all`, from one
-/// pass over the person's named events.
+/// The event that RFM scores read.
+const ORDER_EVENT: &str = "Order Completed";
+
+/// `count_1d` … `count_all`, `revenue_30d` and `revenue_all`, the per-name
+/// revenue figures and `days_since`, and the RFM score, from the person's
+/// rollups (a bounded read: `allele_store::rollups`).
 fn counts(
     conn: &allele_store::Connection,
     root: &str,
     now: i64,
     out: &mut Map<String, Value>,
 ) -> Result<(), StoreError> {
-    let rows = read::event_windows(
-        conn,
-        root,
-        [now - DAY_MS, now - 7 * DAY_MS, now - 30 * DAY_MS],
-    )?;
+    let names = allele_store::rollups::of_person(conn, root, now)?;
     let mut windows: [Map<String, Value>; 4] = Default::default();
+    let mut per_name: [Map<String, Value>; 5] = Default::default();
     let (mut revenue_30d, mut revenue_all) = (0.0, 0.0);
-    for row in rows {
-        for (window, count) in windows.iter_mut().zip(row.counts) {
+    for (name, rollup) in &names {
+        for (window, count) in windows.iter_mut().zip(rollup.counts) {
             if count > 0 {
-                window.insert(row.name.clone(), json!(count));
+                window.insert(name.clone(), json!(count));
             }
         }
-        revenue_30d += row.revenue_30d;
-        revenue_all += row.revenue_all;
+        revenue_30d += rollup.revenue[2];
+        revenue_all += rollup.revenue[3];
+        let [sum, min, max, last, since] = &mut per_name;
+        if let (Some(low), Some(high)) = (rollup.revenue_min, rollup.revenue_max) {
+            sum.insert(name.clone(), json!(rollup.revenue[2]));
+            min.insert(name.clone(), json!(low));
+            max.insert(name.clone(), json!(high));
+        }
+        if let Some(revenue) = rollup.last_revenue {
+            last.insert(name.clone(), json!(revenue));
+        }
+        since.insert(name.clone(), json!(days_between(rollup.last_ts, now)));
+    }
+    if let Some(orders) = names.get(ORDER_EVENT) {
+        out.insert(
+            "rfm".into(),
+            rfm(
+                days_between(orders.last_ts, now),
+                orders.counts[3],
+                orders.revenue[3],
+            ),
+        );
     }
     let [day, week, month, all] = windows;
     out.insert("count_1d".into(), Value::Object(day));
@@ -186,12 +214,55 @@ fn counts(
     out.insert("count_30d".into(), Value::Object(month));
     out.insert("revenue_all".into(), json!(revenue_all));
     out.insert("count_all".into(), Value::Object(all));
+    for (key, map) in PER_NAME.iter().zip(per_name) {
+        out.insert((*key).into(), Value::Object(map));
+    }
     Ok(())
+}
+
+/// Per event name: summed, smallest and largest revenue over 30 days (names
+/// with revenue only), the newest event's revenue, and whole days since it.
+const PER_NAME: [&str; 5] = [
+    "revenue_sum_30d",
+    "revenue_min_30d",
+    "revenue_max_30d",
+    "revenue_last",
+    "days_since",
+];
+
+fn days_between(then: i64, now: i64) -> i64 {
+    (now - then).max(0) / DAY_MS
+}
+
+/// `days_since_last_seen` as a bucket segments can name.
+fn recency(days: i64) -> &'static str {
+    [(7, "active_7d"), (30, "active_30d"), (90, "lapsing_90d")]
+        .into_iter()
+        .find(|(last, _)| days <= *last)
+        .map_or("dormant", |(_, bucket)| bucket)
+}
+
+/// Recency, frequency and monetary value of `Order Completed`, each scored
+/// 1–5 on fixed cut points (days since the last order ≤ 7/30/90/180; orders
+/// ≥ 10/5/3/2; order revenue ≥ 1000/500/200/50), and the three digits as
+/// `score`. Fixed cut points keep it a read of one person's rollups; a
+/// score relative to the whole base would need a pass over every profile.
+fn rfm(days: i64, orders: i64, revenue: f64) -> Value {
+    let score = |cuts: [bool; 4]| 1 + cuts.iter().filter(|cut| **cut).count() as i64;
+    let r = score([days <= 180, days <= 90, days <= 30, days <= 7]);
+    let f = score([orders >= 2, orders >= 3, orders >= 5, orders >= 10]);
+    let m = score([
+        revenue >= 50.0,
+        revenue >= 200.0,
+        revenue >= 500.0,
+        revenue >= 1000.0,
+    ]);
+    json!({"recency": r, "frequency": f, "monetary": m, "score": format!("{r}{f}{m}")})
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Wanted;
+    use super::{Wanted, recency, rfm};
     use allele_engine::cel::{Expression, SlotTable};
 
     fn wanted(sources: &[&str]) -> Wanted {
@@ -237,5 +308,34 @@ mod tests {
         ] {
             assert_eq!(wanted(&[source]), Wanted::All, "{source}");
         }
+    }
+
+    #[test]
+    fn rfm_scores_each_side_on_its_cut_points() {
+        let digits = |days, orders, revenue| rfm(days, orders, revenue)["score"].clone();
+        assert_eq!(digits(0, 1, 0.0), "511");
+        assert_eq!(digits(7, 10, 1000.0), "555");
+        assert_eq!(digits(8, 9, 999.99), "444");
+        assert_eq!(digits(31, 4, 499.0), "333");
+        assert_eq!(digits(91, 2, 50.0), "222");
+        assert_eq!(digits(181, 1, 49.9), "111");
+        assert_eq!(rfm(30, 5, 200.0)["frequency"], 4);
+    }
+
+    #[test]
+    fn recency_buckets_close_at_their_last_day() {
+        let buckets: Vec<_> = [0, 7, 8, 30, 31, 90, 91].map(recency).into();
+        assert_eq!(
+            buckets,
+            [
+                "active_7d",
+                "active_7d",
+                "active_30d",
+                "active_30d",
+                "lapsing_90d",
+                "lapsing_90d",
+                "dormant"
+            ]
+        );
     }
 }

@@ -171,6 +171,16 @@ pub fn record(
         event.seq,
         encode_numbers(properties)
     ])?;
+    crate::rollups::add(
+        conn,
+        &crate::rollups::Added {
+            profile,
+            name_id,
+            ts: event.ts,
+            seq: event.seq,
+            revenue: crate::rollups::revenue_of(event.body),
+        },
+    )?;
     if let Some((experiment, variation)) = exposure_of(Some(name), event.body) {
         // Only the first exposure by (event time, seq) is kept, so a late
         // event carrying an earlier time replaces the row.
@@ -204,6 +214,7 @@ pub fn erase(conn: &Connection, ws: &str, profile: &str) -> Result<(), StoreErro
     .execute(params![ws, num])?;
     conn.prepare_cached("DELETE FROM exposures WHERE profile = ?1")?
         .execute([num])?;
+    crate::rollups::erase(conn, num)?;
     Ok(())
 }
 

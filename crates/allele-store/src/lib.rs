@@ -27,6 +27,7 @@ pub mod listen;
 pub mod outbox;
 pub mod read;
 pub mod reports;
+pub mod rollups;
 mod schema;
 pub mod segments;
 pub mod webhooks;

@@ -377,46 +377,6 @@ fn timeline_entry(mut body: Map<String, Value>) -> Value {
     Value::Object(entry)
 }
 
-/// One event name's counts over the windows of [`event_windows`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventWindow {
-    pub name: String,
-    /// Events since each of the three `since` times, then all time.
-    pub counts: [i64; 4],
-    /// Summed `properties.revenue` since the third `since` time.
-    pub revenue_30d: f64,
-    pub revenue_all: f64,
-}
-
-/// Per event name, how many events the merged profile had since each of
-/// `since` and in all, and the summed `properties.revenue` since the last
-/// of `since` and in all: one pass over the person's events.
-pub fn event_windows(
-    conn: &Connection,
-    root: &str,
-    since: [i64; 3],
-) -> Result<Vec<EventWindow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.name, SUM(e.ts >= ?2), SUM(e.ts >= ?3), SUM(e.ts >= ?4), COUNT(*),
-                COALESCE(SUM(CASE WHEN e.ts >= ?4 THEN json_extract(e.body, '$.properties.revenue') END), 0),
-                COALESCE(SUM(json_extract(e.body, '$.properties.revenue')), 0)
-         FROM events e WHERE e.profile_id IN (SELECT id FROM profiles WHERE root_id = ?1)
-           AND e.name IS NOT NULL GROUP BY e.name ORDER BY e.name",
-    )?;
-    let [day, week, month] = since;
-    let rows = stmt
-        .query_map(params![root, day, week, month], |row| {
-            Ok(EventWindow {
-                name: row.get(0)?,
-                counts: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
-                revenue_30d: row.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
-                revenue_all: row.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
-}
-
 /// Texts of the profile's events named `event` (property `text`) since `since`.
 pub fn own_texts(
     conn: &Connection,
@@ -425,8 +385,13 @@ pub fn own_texts(
     since: i64,
 ) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT json_extract(e.body, '$.properties.text') FROM events e
-         WHERE e.profile_id IN (SELECT id FROM profiles WHERE root_id = ?1) AND e.name = ?2 AND e.ts >= ?3
+        // Through `event_facts` (keyed by name, profile, time) so that a
+        // person's other events are never read.
+        "SELECT json_extract(e.body, '$.properties.text')
+         FROM event_facts f JOIN events e ON e.seq = f.seq
+         WHERE f.name_id = (SELECT n.id FROM event_names n JOIN profiles p ON p.workspace_id = n.workspace_id
+                            WHERE p.id = ?1 AND n.name = ?2)
+           AND f.profile IN (SELECT num FROM profiles WHERE root_id = ?1) AND f.ts >= ?3
            AND json_type(e.body, '$.properties.text') = 'text'",
     )?;
     let rows = stmt

@@ -543,7 +543,33 @@ CREATE TABLE edge_status (
 ) WITHOUT ROWID;
 "#,
     LEARNED_STATS,
+    EVENT_ROLLUPS,
 ];
+
+/// Per-person event rollups for computed traits (`crate::rollups`), kept
+/// at write time; filled from the existing log when created.
+const EVENT_ROLLUPS: &str = r#"
+CREATE TABLE event_hours (
+    profile     INTEGER NOT NULL,
+    hour        INTEGER NOT NULL,
+    name_id     INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    revenue     REAL NOT NULL,
+    revenue_min REAL,
+    revenue_max REAL,
+    PRIMARY KEY (profile, hour, name_id)
+) WITHOUT ROWID;
+CREATE TABLE event_totals (
+    profile      INTEGER NOT NULL,
+    name_id      INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    revenue      REAL NOT NULL,
+    last_ts      INTEGER NOT NULL,
+    last_seq     INTEGER NOT NULL,
+    last_revenue REAL,
+    PRIMARY KEY (profile, name_id)
+) WITHOUT ROWID;
+"#;
 
 /// What learning propensities read, kept current at write time
 /// (`crate::arms`); filled from the existing log when created.
@@ -593,6 +619,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
         tx.execute_batch(migration)?;
         if *migration == LEARNED_STATS {
             crate::arms::rebuild(&tx)?;
+        }
+        if *migration == EVENT_ROLLUPS {
+            crate::rollups::rebuild(&tx)?;
         }
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tx.commit()?;

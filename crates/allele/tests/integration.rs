@@ -26,6 +26,8 @@ mod broadcast_segments;
 mod browser;
 #[path = "it/clients.rs"]
 mod clients;
+#[path = "it/computed_traits.rs"]
+mod computed_traits;
 #[path = "it/concurrent.rs"]
 mod concurrent;
 #[path = "it/conformance.rs"]
