@@ -199,7 +199,7 @@ fn browser_decides_as_the_server_does() {
     let key = decide_key(&server);
     let users = seed_people(&server, &unique("parity"));
 
-    // Every person on the web, then half of them again in the app (what
+    // Every person on the web, then six of them again in the app (what
     // they were offered first now counts against its cap), then someone
     // never seen.
     let seeds = [
@@ -216,31 +216,7 @@ fn browser_decides_as_the_server_does() {
         8,
         9_007_199_254_740_993,
     ];
-    let mut plan: Vec<(String, Value, usize)> = Vec::new();
-    for (i, user) in users.iter().enumerate() {
-        let context = match i % 3 {
-            0 => json!({"page": "/travel", "basket": 3}),
-            1 => json!({"page": "/travel"}),
-            _ => json!({"page": "/home"}),
-        };
-        let body = json!({"user_id": user, "touchpoint": "web", "channel": "web", "context": context,
-                          "limit": 1 + i % 3, "seed": seeds[i % seeds.len()]});
-        plan.push((user.clone(), body, 1 + i % 3));
-    }
-    for (i, user) in users.iter().take(6).enumerate() {
-        let body = json!({"user_id": user, "touchpoint": "app", "channel": "web", "context": {},
-                          "limit": 2, "seed": seeds[(i + 5) % seeds.len()]});
-        plan.push((user.clone(), body, 2));
-    }
-    let stranger = unique("stranger");
-    plan.push((
-        stranger.clone(),
-        json!({"user_id": stranger, "touchpoint": "web", "channel": "web", "context": {"page": "/travel"}, "seed": 5}),
-        1,
-    ));
-
-    let mut cases = Vec::new();
-    for (user, body, limit) in plan {
+    let decide = |user: &str, body: Value, limit: usize| {
         let (status, decision) = read(
             client()
                 .post(format!("{}/v1/decide", server.url))
@@ -250,13 +226,47 @@ fn browser_decides_as_the_server_does() {
                 .expect("decide"),
         );
         assert_eq!(status, 200, "{decision}");
-        cases.push(Case {
-            user,
+        Case {
+            user: user.to_string(),
             body,
             limit,
             server: decision,
-        });
+        }
+    };
+    let mut cases = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let context = match i % 3 {
+            0 => json!({"page": "/travel", "basket": 3}),
+            1 => json!({"page": "/travel"}),
+            _ => json!({"page": "/home"}),
+        };
+        let body = json!({"user_id": user, "touchpoint": "web", "channel": "web", "context": context,
+                          "limit": 1 + i % 3, "seed": seeds[i % seeds.len()]});
+        cases.push(decide(user, body, 1 + i % 3));
     }
+    // Six go on to the app, first those the web offered a capped action
+    // (who is held out depends on random profile ids, so a fixed choice of
+    // people might never meet a cap).
+    let capped = |case: &Case| {
+        case.server["actions"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|a| a["action_id"] == "gold_card" || a["action_id"] == "travel_pass")
+        })
+    };
+    let mut again: Vec<String> = cases
+        .iter()
+        .filter(|c| capped(c))
+        .map(|c| c.user.clone())
+        .collect();
+    again.extend(cases.iter().filter(|c| !capped(c)).map(|c| c.user.clone()));
+    for (i, user) in again.iter().take(6).enumerate() {
+        let body = json!({"user_id": user, "touchpoint": "app", "channel": "web", "context": {},
+                          "limit": 2, "seed": seeds[(i + 5) % seeds.len()]});
+        cases.push(decide(user, body, 2));
+    }
+    let stranger = unique("stranger");
+    let body = json!({"user_id": stranger, "touchpoint": "web", "channel": "web", "context": {"page": "/travel"}, "seed": 5});
+    cases.push(decide(&stranger, body, 1));
 
     // What the server's engine read for each decision, from its decision
     // log: the profile as rules saw it, the clock, the workspace salt; the
