@@ -10,7 +10,8 @@
 # mind the disk: the defaults write ~25 GB an hour here), plus a sampler that every
 # 10 s measures one round of each kind of call: ingest (`/v1/track`), a
 # decision, an experiment readout, a funnel, a profile read, and the
-# customer portal (`/v1/me/consent`, `/v1/me/export`).
+# customer portal (`/v1/me/consent`, `/v1/me/export`) for a customer outside
+# the load (token renewed every 10 minutes).
 # Usage: bench/soak.sh [duration-seconds]   (default 3600)
 set -euo pipefail
 cd "$(dirname "$0")/.."

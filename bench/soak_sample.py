@@ -38,10 +38,19 @@ def sample(port, wk, ak, pid, duration, out):
             ok = False
         return (time.perf_counter() - started) * 1000.0, ok
 
-    token = json.loads(urllib.request.urlopen(urllib.request.Request(
-        base + "/v1/profiles/user_id:user-2/tokens", data=b"", method="POST",
-        headers={"Authorization": admin})).read())["token"]
-    customer = "Bearer " + token
+    # The portal's customer is one of the shop's, not one of the 10,000 the
+    # load generators write ~1,500 events an hour each for: an export is
+    # all of a person's data, and no person acts that often.
+    call("POST", "/v1/identify", basic, {"userId": "soak-portal", "traits": {"email": "portal@example.com"},
+                                         "messageId": "soak-portal-identify"})
+
+    def new_token():
+        # Customer tokens live 15 minutes; the sampler renews every 10.
+        return "Bearer " + json.loads(urllib.request.urlopen(urllib.request.Request(
+            base + "/v1/profiles/user_id:soak-portal/tokens", data=b"", method="POST",
+            headers={"Authorization": admin})).read())["token"]
+    customer = new_token()
+    renewed = time.time()
     probes = {
         "ingest": lambda n: call("POST", "/v1/track", basic, {"userId": f"user-{n % 10000}", "event": "Soak Probe", "messageId": f"soak-{n}"}),
         "decide": lambda n: call("POST", "/v1/decide", admin, {"user_id": f"user-{n % 10000}", "touchpoint": "web", "channel": "email"}),
@@ -58,6 +67,8 @@ def sample(port, wk, ak, pid, duration, out):
         writer.writerow(["t", "rss_mb"] + [f"{k}_ms" for k in KINDS] + ["errors", "load1", "rss_anon_mb"])
         while time.time() - start < duration:
             window_end = time.time() + 10
+            if time.time() - renewed > 600:
+                customer, renewed = new_token(), time.time()
             worst = {k: 0.0 for k in KINDS}
             errors = 0
             for round_ in range(5):
