@@ -266,6 +266,7 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
     guard::spawn(state.clone(), state.config.guard_every);
     email::dispatch::spawn(state.clone());
     journeys::runner::spawn(state.clone());
+    segments::watch::spawn(state.clone());
     let limits = state.config.limits.clone();
     conn::serve(listener, router(state), &limits, shutdown_signal()).await
 }

@@ -95,7 +95,12 @@ pub fn erase(resolver: &mut Resolver, root: &str) -> Result<Erased, StoreError> 
             [member],
         )?;
         // Campaign rows: the person's messages, journey runs and seen memberships.
-        for table in ["email_outbox", "journey_runs", "journey_segment_members"] {
+        for table in [
+            "email_outbox",
+            "journey_runs",
+            "journey_segment_members",
+            "segment_members",
+        ] {
             conn.execute(
                 &format!("DELETE FROM {table} WHERE profile_id = ?1"),
                 [member],

@@ -29,6 +29,7 @@ pub mod read;
 pub mod reports;
 pub mod rollups;
 mod schema;
+pub mod segment_members;
 pub mod segments;
 pub mod webhooks;
 pub mod writer;

@@ -544,6 +544,23 @@ CREATE TABLE edge_status (
 "#,
     LEARNED_STATS,
     EVENT_ROLLUPS,
+    r#"
+-- Who the segment watcher last saw in each segment, and its cursor.
+CREATE TABLE segment_members (
+    workspace_id TEXT NOT NULL,
+    segment      TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    since        INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, profile_id, segment)
+) WITHOUT ROWID;
+CREATE TABLE segment_cursor (
+    id  INTEGER PRIMARY KEY CHECK (id = 0),
+    seq INTEGER NOT NULL
+);
+-- An existing log is not replayed: memberships are recorded from the next
+-- events on.
+INSERT INTO segment_cursor (id, seq) SELECT 0, COALESCE(MAX(seq), 0) FROM events;
+"#,
 ];
 
 /// Per-person event rollups for computed traits (`crate::rollups`), kept

@@ -94,6 +94,8 @@ mod profiles;
 mod readout_facts;
 #[path = "it/referrals.rs"]
 mod referrals;
+#[path = "it/segment_changes.rs"]
+mod segment_changes;
 #[path = "it/segments.rs"]
 mod segments;
 #[path = "it/simulate.rs"]

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 mod scan;
 #[cfg(test)]
 mod tests;
+pub mod watch;
 pub use scan::{Needs, all_members, memberships, memberships_of, scan_members};
 
 /// 1-based `line:column` of a byte offset in `source`.
