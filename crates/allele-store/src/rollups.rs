@@ -210,8 +210,14 @@ pub fn of_person(
          WHERE h.profile IN (SELECT num FROM profiles WHERE root_id = ?1) AND h.hour >= ?2",
     )?;
     let mut rows = hours.query(params![root, widest.div_euclid(HOUR_MS)])?;
+    let cut_hours = starts.map(|start| start.div_euclid(HOUR_MS));
+    let mut cut_has_events = [false; 3];
     while let Some(row) = rows.next()? {
-        let start = row.get::<_, i64>(1)? * HOUR_MS;
+        let hour: i64 = row.get(1)?;
+        for (has, cut) in cut_has_events.iter_mut().zip(cut_hours) {
+            *has |= hour == cut;
+        }
+        let start = hour * HOUR_MS;
         let entry = out.entry(row.get(0)?).or_default();
         for (index, first) in whole.iter().enumerate() {
             if start >= *first {
@@ -219,13 +225,17 @@ pub fn of_person(
             }
         }
     }
-    // The hour each window cuts, event by event.
+    // The hour each window cuts, event by event, when the person has any
+    // event in it.
     let mut cut = conn.prepare_cached(
         "SELECT name, json_extract(body, '$.properties.revenue') FROM events
          WHERE profile_id IN (SELECT id FROM profiles WHERE root_id = ?1)
            AND ts >= ?2 AND ts < ?3 AND name IS NOT NULL",
     )?;
     for (index, (start, first)) in starts.iter().zip(whole).enumerate() {
+        if !cut_has_events[index] || *start == first {
+            continue;
+        }
         let mut rows = cut.query(params![root, start, first])?;
         while let Some(row) = rows.next()? {
             let revenue = sql_revenue(row.get_ref(1)?);
