@@ -150,13 +150,9 @@ fn nesting_under_the_limit_flows_through_traits_properties_and_segments() {
     assert_eq!(walk, &json!(1), "{profile}");
     let events = server.all_events(&format!("user_id:{user}"));
     assert!(events.iter().any(|e| e["event"] == "Deep"), "{events:?}");
-    let (status, body) = read(
-        client()
-            .put(format!("{}/v1/segments/deep", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({"definition": "profile.traits.plan == \"pro\" && profile.traits.deep.x.x.x != 2"}))
-            .send()
-            .expect("segment"),
+    let (status, body) = server.admin_put(
+        "/v1/segments/deep",
+        &json!({"definition": "profile.traits.plan == \"pro\" && profile.traits.deep.x.x.x != 2"}),
     );
     assert!(status < 300, "{status} {body}");
     let (status, members) = server.admin_get("/v1/segments/deep/members");

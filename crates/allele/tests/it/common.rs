@@ -153,6 +153,16 @@ impl Server {
         read(request.send().expect("post"))
     }
 
+    pub fn admin_put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = client()
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_key)
+            .json(body)
+            .send()
+            .expect("put");
+        read(response)
+    }
+
     /// Every event of a profile, following `next_before` to the end.
     pub fn all_events(&self, reference: &str) -> Vec<Value> {
         let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! revenue figures, recency and RFM, as the profile shows them and as a
 //! segment reads them.
 
-use crate::common::{Server, client, read, unique};
+use crate::common::{Server, unique};
 use serde_json::{Value, json};
 
 fn iso(ms_ago: i64) -> String {
@@ -64,14 +64,8 @@ fn computed_traits_window_revenue_and_score_orders() {
     assert!(single["computed"]["revenue_sum_30d"].get(orders).is_none());
 
     let definition = "profile.computed.rfm.frequency >= 3 && profile.computed.revenue_max_30d[\"Order Completed\"] >= 50.0";
-    let (status, saved) = read(
-        client()
-            .put(format!("{}/v1/segments/loyal", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({ "definition": definition }))
-            .send()
-            .expect("segment"),
-    );
+    let (status, saved) =
+        server.admin_put("/v1/segments/loyal", &json!({ "definition": definition }));
     assert_eq!(status, 200, "{saved}");
     let (status, members) = server.admin_get("/v1/segments/loyal/members?limit=100");
     assert_eq!(status, 200, "{members}");

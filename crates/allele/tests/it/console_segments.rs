@@ -2,7 +2,7 @@
 //! picked segment's members right now, and a clear message for an unknown
 //! segment.
 
-use crate::common::{Server, client, read, unique};
+use crate::common::{Server, unique};
 use crate::console_pages::Browser;
 use serde_json::json;
 
@@ -13,14 +13,8 @@ fn the_segments_page_lists_definitions_and_current_members() {
     let definition = format!(
         "profile.traits.age >= 30 && profile.traits.tag == \"{tag}\" && profile.traits.note != \"<b>x</b>\""
     );
-    let (status, body) = read(
-        client()
-            .put(format!("{}/v1/segments/over_30", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({"definition": definition}))
-            .send()
-            .expect("put"),
-    );
+    let (status, body) =
+        server.admin_put("/v1/segments/over_30", &json!({"definition": definition}));
     assert_eq!(status, 200, "{body}");
     let users: Vec<String> = (0..3).map(|i| format!("{tag}-u{i}")).collect();
     for (user, age) in users.iter().zip([25, 35, 45]) {

@@ -68,13 +68,9 @@ fn logged_profile(server: &Server, decision_id: &str) -> Value {
 fn decisions_compute_what_rules_read_and_see_new_events_at_once() {
     let server = Server::start();
     let user = unique("reads");
-    let (status, segment) = read(
-        client()
-            .put(format!("{}/v1/segments/vip", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({"definition": "profile.computed.revenue_all >= 100.0"}))
-            .send()
-            .expect("segment"),
+    let (status, segment) = server.admin_put(
+        "/v1/segments/vip",
+        &json!({"definition": "profile.computed.revenue_all >= 100.0"}),
     );
     assert_eq!(status, 200, "{segment}");
     let (status, published) = read(

@@ -257,13 +257,9 @@ fn the_scheduler_stores_influence_and_alerts_once_per_window() {
 
     // "Influencers with negative recent sentiment", as a segment.
     let definition = "\"influence_reach\" in profile.computed && profile.computed.influence_reach >= 3 && \"sentiment_30d\" in profile.computed && profile.computed.sentiment_30d < -0.05";
-    let (status, body) = read(
-        client()
-            .put(format!("{}/v1/segments/unhappy_influencers", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({"definition": definition}))
-            .send()
-            .expect("put"),
+    let (status, body) = server.admin_put(
+        "/v1/segments/unhappy_influencers",
+        &json!({"definition": definition}),
     );
     assert_eq!(status, 200, "{body}");
     let (_, page) = server.admin_get("/v1/segments/unhappy_influencers/members");
