@@ -163,6 +163,17 @@ impl Server {
         read(response)
     }
 
+    pub fn admin_put_yaml(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = client()
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_key)
+            .header("content-type", "application/yaml")
+            .body(body.to_string())
+            .send()
+            .expect("put");
+        read(response)
+    }
+
     /// Every event of a profile, following `next_before` to the end.
     pub fn all_events(&self, reference: &str) -> Vec<Value> {
         let mut out = Vec::new();

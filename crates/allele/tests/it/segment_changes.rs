@@ -1,18 +1,14 @@
 //! Segment entry and exit land on the person's timeline as events, once
 //! each, also across a crash, and a journey can start from one.
 
-use crate::common::{Server, client, read, unique};
+use crate::common::{Server, unique};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn define(server: &Server, id: &str, definition: &str) {
-    let (status, saved) = read(
-        client()
-            .put(format!("{}/v1/segments/{id}", server.url))
-            .bearer_auth(&server.admin_key)
-            .json(&json!({ "definition": definition }))
-            .send()
-            .expect("segment"),
+    let (status, saved) = server.admin_put(
+        &format!("/v1/segments/{id}"),
+        &json!({ "definition": definition }),
     );
     assert_eq!(status, 200, "{saved}");
 }
@@ -78,15 +74,7 @@ fn entries_and_exits_are_timeline_events_written_once() {
         "\"Order Completed\" in profile.computed.count_all",
     );
     let journey = "trigger: { event: Segment Entered }\nsteps:\n  - { id: tag, set_trait: { name: noticed, value: true } }\n";
-    let (status, saved) = read(
-        client()
-            .put(format!("{}/v1/journeys/notice", server.url))
-            .bearer_auth(&server.admin_key)
-            .header("content-type", "application/yaml")
-            .body(journey)
-            .send()
-            .expect("journey"),
-    );
+    let (status, saved) = server.admin_put_yaml("/v1/journeys/notice", journey);
     assert_eq!(status, 200, "{saved}");
     let (user, other) = (unique("shopper"), unique("other"));
     track(&server, &user, "Product Viewed");
