@@ -13,7 +13,7 @@
 use crate::AppState;
 use crate::error::HttpError;
 use allele_listen::Graph;
-use allele_store::{Connection, Role, StoreError, listen, reports};
+use allele_store::{Connection, Role, StoreError, listen};
 use allele_types::Code;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -80,7 +80,7 @@ pub fn influence_graph(
     ws: &str,
     event: &str,
 ) -> Result<(Vec<(String, String)>, usize), StoreError> {
-    let mut edges = reports::social_edges(conn, ws, event)?;
+    let mut edges = listen::social_edges(conn, ws, event)?;
     edges.extend(listen::follow_edges(conn, ws, FOLLOW_EVENT)?);
     let mut user_ids: HashMap<String, Option<String>> = HashMap::new();
     for referral in referrals(conn, ws, SIGNUP_EVENT)?.attributed {

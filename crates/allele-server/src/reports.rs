@@ -58,7 +58,10 @@ pub async fn experiment_readout(
                 Some(second) => reports::experiment_split(conn, second, &ws, &query)?,
                 None => reports::experiment(conn, &ws, &query)?,
             };
-            Ok((groups, reports::event_name_exists(conn, &ws, &metric_name)?))
+            Ok((
+                groups,
+                allele_store::lift::event_name_exists(conn, &ws, &metric_name)?,
+            ))
         })
         .await?;
     let Some(groups) = groups else {
@@ -177,7 +180,13 @@ pub async fn lift(
     let groups = state
         .store
         .read(move |conn| {
-            reports::lift_groups(conn, &ws, &metric_q, value.as_deref(), action.as_deref())
+            allele_store::lift::lift_groups(
+                conn,
+                &ws,
+                &metric_q,
+                value.as_deref(),
+                action.as_deref(),
+            )
         })
         .await?;
     let to_records = |users: &[reports::ExposedUser]| -> Vec<UserRecord> {
@@ -263,7 +272,7 @@ pub async fn attribution(
     let (ws, value) = (principal.workspace.clone(), params.value.clone());
     let paths = state
         .store
-        .read(move |conn| reports::touch_paths(conn, &ws, &conversion, value.as_deref()))
+        .read(move |conn| allele_store::lift::touch_paths(conn, &ws, &conversion, value.as_deref()))
         .await?
         .into_iter()
         .map(|path| UserPath {

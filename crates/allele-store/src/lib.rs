@@ -23,6 +23,7 @@ pub mod identity;
 pub mod ingest;
 pub mod journeys;
 pub mod keys;
+pub mod lift;
 pub mod listen;
 pub mod outbox;
 pub mod read;

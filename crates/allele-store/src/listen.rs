@@ -41,7 +41,7 @@ pub fn posts(
                         .into_iter()
                         .filter_map(|m| m.as_str().map(str::to_owned))
                         .collect(),
-                    Err(_) => crate::reports::handles(&String::from_utf8_lossy(raw))
+                    Err(_) => handles(&String::from_utf8_lossy(raw))
                         .map(str::to_owned)
                         .collect(),
                 }
@@ -227,4 +227,44 @@ pub fn workspaces(conn: &Connection) -> Result<Vec<String>, StoreError> {
         .query_map([], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
+}
+
+/// Mention and reply edges (`userId` → each of `properties.mentions`, and
+/// → `properties.reply_to`) of every event named `event`. Mentions are a
+/// JSON list or, as social tools export them to CSV, one string of handles
+/// separated by spaces, commas or semicolons; a leading `@` is dropped.
+pub fn social_edges(
+    conn: &Connection,
+    ws: &str,
+    event: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(e.body, '$.userId'), m.value FROM events e, json_each(e.body, '$.properties.mentions') m
+         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL AND m.type = 'text'
+         UNION ALL
+         SELECT json_extract(e.body, '$.userId'), json_extract(e.body, '$.properties.reply_to') FROM events e
+         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL
+           AND json_type(e.body, '$.properties.reply_to') = 'text'",
+    )?;
+    let rows = stmt
+        .query_map(params![ws, event], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut edges = Vec::with_capacity(rows.len());
+    for (from, to) in rows {
+        for handle in handles(&to) {
+            if handle != from {
+                edges.push((from.clone(), handle.to_owned()));
+            }
+        }
+    }
+    Ok(edges)
+}
+
+/// The handles in one mention string: `"@ann, bob;@cy"` → ann, bob, cy.
+pub fn handles(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .map(|h| h.trim_start_matches('@'))
+        .filter(|h| !h.is_empty())
 }

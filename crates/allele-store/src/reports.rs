@@ -25,19 +25,19 @@ pub struct ExperimentQuery<'a> {
     pub pre_metric: Option<&'a str>,
 }
 
-fn json_path(property: &str) -> String {
+pub(crate) fn json_path(property: &str) -> String {
     // Quoted so any property key (spaces, dots) is one path step.
     format!("$.properties.\"{}\"", property.replace('"', "\\\""))
 }
 
 /// People a readout follows, each from a threshold time on: the merged
 /// root's key → its slot, with slot-indexed threshold times.
-struct Cohort {
+pub(crate) struct Cohort {
     /// Root key → slot, dense for ordinary profile numbers.
     dense: Vec<u32>,
     /// Roots outside `dense` (profiles without a number, huge numbers).
     sparse: HashMap<i64, u32>,
-    since: Vec<(i64, i64)>,
+    pub(crate) since: Vec<(i64, i64)>,
     /// Profile number → root key, for merged profiles only.
     roots: HashMap<i64, i64>,
     /// By slot: whether the person has merged profiles (rows of several
@@ -50,7 +50,7 @@ const NO_SLOT: u32 = u32::MAX;
 const DENSE_LIMIT: i64 = 1 << 25;
 
 impl Cohort {
-    fn new(conn: &Connection, ws: &str) -> Result<Cohort, StoreError> {
+    pub(crate) fn new(conn: &Connection, ws: &str) -> Result<Cohort, StoreError> {
         let max: Option<i64> = conn
             .prepare_cached("SELECT MAX(num) FROM profiles")?
             .query_row([], |row| row.get(0))?;
@@ -68,7 +68,7 @@ impl Cohort {
     }
 
     /// Flag the slots of people with merged profiles, once all are added.
-    fn mark_shared(&mut self) {
+    pub(crate) fn mark_shared(&mut self) {
         let mut shared = vec![false; self.since.len()];
         for root in self.roots.values() {
             if let Some(flag) = self.slot(*root).and_then(|slot| shared.get_mut(slot)) {
@@ -108,7 +108,7 @@ impl Cohort {
     }
 
     /// The slot of `key`, added with threshold `at` if new.
-    fn insert(&mut self, key: i64, at: (i64, i64)) -> usize {
+    pub(crate) fn insert(&mut self, key: i64, at: (i64, i64)) -> usize {
         if let Some(slot) = self.slot(key) {
             return slot;
         }
@@ -129,7 +129,7 @@ impl Cohort {
 
 /// The key readouts use for a merged root: its number, or minus its rowid
 /// for a profile never given one (stable within one read transaction).
-const ROOT_KEY: &str = "COALESCE(r.num, -r.rowid)";
+pub(crate) const ROOT_KEY: &str = "COALESCE(r.num, -r.rowid)";
 
 /// Profile number → root key, for merged profiles only (every other
 /// profile is its own root).
@@ -260,7 +260,7 @@ const ALL: (i64, i64) = (i64::MIN, i64::MAX);
 
 /// Fold the `metric` events of every cohort member into `users` (by slot),
 /// in one scan on `conn`.
-fn fold_metric(
+pub(crate) fn fold_metric(
     conn: &Connection,
     ws: &str,
     cohort: &Cohort,
@@ -448,224 +448,6 @@ pub fn experiment_split(
         }
         Ok(Some(by_variation(&exposed, users)))
     })
-}
-
-/// Whether any event of this name exists in the workspace.
-pub fn event_name_exists(conn: &Connection, ws: &str, name: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND name = ?2 LIMIT 1")?
-        .exists(params![ws, name])?)
-}
-
-/// Holdout lift groups from the decision log: people held out versus people
-/// treated (given `action`, when named), each with what they did after
-/// their first decision. Also how many times the action was given.
-pub struct LiftGroups {
-    pub treated: Vec<ExposedUser>,
-    pub holdout: Vec<ExposedUser>,
-    pub contacts: u64,
-}
-
-pub fn lift_groups(
-    conn: &Connection,
-    ws: &str,
-    metric: &str,
-    value: Option<&str>,
-    action: Option<&str>,
-) -> Result<LiftGroups, StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    let mut cohort = Cohort::new(&tx, ws)?;
-    // Slot → (root key, held out, given the action); the threshold is the
-    // first decision.
-    let mut people: Vec<(i64, bool, bool)> = Vec::new();
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {ROOT_KEY}, d.at, d.holdout,
-                EXISTS (SELECT 1 FROM decision_actions a WHERE a.decision_id = d.id AND (?2 IS NULL OR a.action_id = ?2))
-         FROM decisions d JOIN profiles p ON p.id = d.profile_id JOIN profiles r ON r.id = p.root_id
-         WHERE d.workspace_id = ?1"
-    ))?;
-    let mut rows = stmt.query(params![ws, action])?;
-    while let Some(row) = rows.next()? {
-        let who: i64 = row.get(0)?;
-        let at: i64 = row.get(1)?;
-        let held: bool = row.get(2)?;
-        let given: bool = row.get(3)?;
-        let slot = cohort.insert(who, (at, 0));
-        if let (Some(since), Some(person)) = (cohort.since.get_mut(slot), people.get_mut(slot)) {
-            since.0 = since.0.min(at);
-            person.1 |= held;
-            person.2 |= given;
-        } else {
-            people.push((who, held, given));
-        }
-    }
-    drop(rows);
-    drop(stmt);
-    let contacts: i64 = tx
-        .prepare_cached(
-            "SELECT COUNT(*) FROM decision_actions a JOIN decisions d ON d.id = a.decision_id
-             WHERE d.workspace_id = ?1 AND (?2 IS NULL OR a.action_id = ?2)",
-        )?
-        .query_row(params![ws, action], |row| row.get(0))?;
-    cohort.mark_shared();
-    let mut outcomes = vec![ExposedUser::default(); people.len()];
-    fold_metric(&tx, ws, &cohort, metric, value, false, &mut outcomes)?;
-    // Sorted by root, so that sums (and so every figure) are the same on every run.
-    let mut order: Vec<usize> = (0..people.len()).collect();
-    order.sort_unstable_by_key(|slot| people.get(*slot).map(|p| p.0));
-    let mut groups = LiftGroups {
-        treated: Vec::new(),
-        holdout: Vec::new(),
-        contacts: contacts.max(0) as u64,
-    };
-    for slot in order {
-        let (Some((_, held, given)), Some(user)) = (people.get(slot), outcomes.get(slot)) else {
-            continue;
-        };
-        if *held {
-            groups.holdout.push(*user);
-        } else if *given || action.is_none() {
-            groups.treated.push(*user);
-        }
-    }
-    Ok(groups)
-}
-
-/// One person's marketing touches (campaign source of each event, in
-/// seconds) and their first conversion.
-pub struct TouchPath {
-    pub touches: Vec<(String, i64)>,
-    pub conversion_at: Option<i64>,
-    pub value: f64,
-}
-
-pub fn touch_paths(
-    conn: &Connection,
-    ws: &str,
-    conversion: &str,
-    value: Option<&str>,
-) -> Result<Vec<TouchPath>, StoreError> {
-    let mut paths: HashMap<String, TouchPath> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts, COALESCE(json_extract(e.body, '$.context.campaign.source'), json_extract(e.body, '$.properties.channel'))
-         FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1
-           AND COALESCE(json_extract(e.body, '$.context.campaign.source'), json_extract(e.body, '$.properties.channel')) IS NOT NULL
-         ORDER BY e.ts, e.seq",
-    )?;
-    let mut rows = stmt.query(params![ws])?;
-    while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
-        let channel = match row.get_ref(2)? {
-            rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
-            _ => continue,
-        };
-        let path = paths.entry(who).or_insert(TouchPath {
-            touches: Vec::new(),
-            conversion_at: None,
-            value: 0.0,
-        });
-        path.touches.push((channel, row.get::<_, i64>(1)? / 1000));
-    }
-    let value_path = value
-        .map(json_path)
-        .unwrap_or_else(|| "$.__none__".to_string());
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.root_id, e.ts, json_extract(e.body, ?3) FROM events e JOIN profiles p ON p.id = e.profile_id
-         WHERE e.workspace_id = ?1 AND e.name = ?2 ORDER BY e.ts, e.seq",
-    )?;
-    let mut rows = stmt.query(params![ws, conversion, value_path])?;
-    while let Some(row) = rows.next()? {
-        let who: String = row.get(0)?;
-        let Some(path) = paths.get_mut(&who) else {
-            continue;
-        };
-        if path.conversion_at.is_some() {
-            continue;
-        }
-        let at = row.get::<_, i64>(1)? / 1000;
-        path.conversion_at = Some(at);
-        path.value = number(row.get_ref(2)?);
-        // Touches after the conversion did not lead to it.
-        path.touches.retain(|(_, touched)| *touched <= at);
-    }
-    let mut out: Vec<(String, TouchPath)> = paths.into_iter().collect();
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(out.into_iter().map(|(_, path)| path).collect())
-}
-
-/// A JSON property read by `json_extract` as a finite number (0 otherwise).
-fn number(value: rusqlite::types::ValueRef<'_>) -> f64 {
-    match value {
-        rusqlite::types::ValueRef::Integer(n) => n as f64,
-        rusqlite::types::ValueRef::Real(x) if x.is_finite() => x,
-        rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
-            .filter(|x| x.is_finite())
-            .unwrap_or(0.0),
-        _ => 0.0,
-    }
-}
-
-/// `(event time ms, text)` of every event named `event`, property `property`.
-pub fn texts(
-    conn: &Connection,
-    ws: &str,
-    event: &str,
-    property: &str,
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts, json_extract(body, ?3) FROM events WHERE workspace_id = ?1 AND name = ?2 ORDER BY ts, seq",
-    )?;
-    let mut rows = stmt.query(params![ws, event, json_path(property)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        if let rusqlite::types::ValueRef::Text(text) = row.get_ref(1)? {
-            out.push((row.get(0)?, String::from_utf8_lossy(text).into_owned()));
-        }
-    }
-    Ok(out)
-}
-
-/// Mention and reply edges (`userId` → each of `properties.mentions`, and
-/// → `properties.reply_to`) of every event named `event`. Mentions are a
-/// JSON list or, as social tools export them to CSV, one string of handles
-/// separated by spaces, commas or semicolons; a leading `@` is dropped.
-pub fn social_edges(
-    conn: &Connection,
-    ws: &str,
-    event: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT json_extract(e.body, '$.userId'), m.value FROM events e, json_each(e.body, '$.properties.mentions') m
-         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL AND m.type = 'text'
-         UNION ALL
-         SELECT json_extract(e.body, '$.userId'), json_extract(e.body, '$.properties.reply_to') FROM events e
-         WHERE e.workspace_id = ?1 AND e.name = ?2 AND json_extract(e.body, '$.userId') IS NOT NULL
-           AND json_type(e.body, '$.properties.reply_to') = 'text'",
-    )?;
-    let rows = stmt
-        .query_map(params![ws, event], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut edges = Vec::with_capacity(rows.len());
-    for (from, to) in rows {
-        for handle in handles(&to) {
-            if handle != from {
-                edges.push((from.clone(), handle.to_owned()));
-            }
-        }
-    }
-    Ok(edges)
-}
-
-/// The handles in one mention string: `"@ann, bob;@cy"` → ann, bob, cy.
-pub fn handles(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
-        .map(|h| h.trim_start_matches('@'))
-        .filter(|h| !h.is_empty())
 }
 
 /// For funnels: each step's events as `(person, ts)`, sorted by person and
