@@ -216,6 +216,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reports/ideas", get(ideas::report))
         .route("/v1/segments/{id}", axum::routing::put(segments::put))
         .route("/v1/segments/{id}/members", get(segments::members))
+        .route("/v1/segments/{id}/export", get(segments::export))
         .route("/v1/reports/ope", get(ope::report))
         .route("/v1/reports/heterogeneity", get(learning::heterogeneity))
         .route("/v1/reports/sentiment", get(listen_reports::sentiment))

@@ -72,17 +72,11 @@ pub fn ids_of(
     conn: &Connection,
     root: &str,
 ) -> Result<(Option<String>, Option<String>), StoreError> {
-    let first = |kind: &str| -> Result<Option<String>, StoreError> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT i.value FROM identities i JOIN profiles m ON m.id = i.profile_id
-                 WHERE m.root_id = ?1 AND i.kind = ?2 ORDER BY i.created_at LIMIT 1",
-            )?
-            .query_row([root, kind], |row| row.get(0))
-            .optional()?)
-    };
-    match first("user_id")? {
+    match crate::segments::first_user_id(conn, root)? {
         Some(user) => Ok((Some(user), None)),
-        None => Ok((None, first("anonymous_id")?)),
+        None => Ok((
+            None,
+            crate::segments::first_identity(conn, root, "anonymous_id")?,
+        )),
     }
 }

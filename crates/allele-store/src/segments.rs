@@ -82,12 +82,21 @@ pub fn roots_after(
 
 /// The root's oldest `user_id` identity, from any of its members.
 pub fn first_user_id(conn: &Connection, root: &str) -> Result<Option<String>, StoreError> {
+    first_identity(conn, root, "user_id")
+}
+
+/// The merged person's oldest identity of `kind`.
+pub fn first_identity(
+    conn: &Connection,
+    root: &str,
+    kind: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT i.value FROM identities i JOIN profiles m ON m.id = i.profile_id
-             WHERE m.root_id = ?1 AND i.kind = 'user_id' ORDER BY i.created_at LIMIT 1",
+             WHERE m.root_id = ?1 AND i.kind = ?2 ORDER BY i.created_at LIMIT 1",
         )?
-        .query_row([root], |row| row.get(0))
+        .query_row([root, kind], |row| row.get(0))
         .optional()?)
 }
 

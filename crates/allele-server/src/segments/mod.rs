@@ -18,10 +18,12 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod export;
 mod scan;
 #[cfg(test)]
 mod tests;
 pub mod watch;
+pub use export::export;
 pub use scan::{Needs, all_members, memberships, memberships_of, scan_members};
 
 /// 1-based `line:column` of a byte offset in `source`.

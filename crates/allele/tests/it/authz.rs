@@ -61,6 +61,7 @@ fn every_endpoint_refuses_the_wrong_credentials() {
         ("POST", "/v1/alerts/sentiment/check".into()),
         ("DELETE", "/v1/bundles/challenger".into()),
         ("GET", "/v1/segments/s/members".into()),
+        ("GET", "/v1/segments/s/export".into()),
         ("POST", "/v1/sentiment".into()),
         ("PUT", "/v1/policies".into()),
         ("POST", "/v1/bundles/1/activate".into()),

@@ -2,7 +2,7 @@
 //! revenue figures, recency and RFM, as the profile shows them and as a
 //! segment reads them.
 
-use crate::common::{Server, unique};
+use crate::common::{Server, client, unique};
 use serde_json::{Value, json};
 
 fn iso(ms_ago: i64) -> String {
@@ -76,4 +76,48 @@ fn computed_traits_window_revenue_and_score_orders() {
         .filter_map(|m| m["user_id"].as_str())
         .collect();
     assert_eq!(ids, vec![buyer.as_str()], "{members}");
+
+    // The same members as CSV, with the email an identify gave and a
+    // comma in an id quoted.
+    let odd = format!("{buyer},\"x");
+    for _ in 0..5 {
+        order(&server, &odd, HOUR, json!({"revenue": 60}));
+    }
+    let identify = json!({"userId": buyer, "traits": {"email": "buyer@example.com"}, "messageId": unique("m")});
+    assert_eq!(server.post("/v1/identify", &identify).0, 200);
+    let response = client()
+        .get(format!("{}/v1/segments/loyal/export", server.url))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .expect("export");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let text = response.text().expect("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().expect("header").iter().collect::<Vec<_>>(),
+        ["profile_id", "user_id", "email"]
+    );
+    let mut rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| r.expect("row"))
+        .map(|r| (r[1].to_string(), r[2].to_string()))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            (buyer.clone(), "buyer@example.com".to_string()),
+            (odd.clone(), String::new())
+        ],
+        "{text}"
+    );
+    let (status, missing) = server.admin_get("/v1/segments/nope/export");
+    assert_eq!(
+        (status, &missing["code"]),
+        (404, &json!("segment_not_found"))
+    );
 }
