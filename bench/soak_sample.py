@@ -10,7 +10,8 @@ since they scan all the data, which grows all hour, and a console runs
 them now and then, not thirty times a minute); the window keeps each
 kind's slowest call.
 The report compares the first and last 10 minutes (median of the window
-maxima and their p99) and the RSS trend, and draws the plot.
+maxima and their p99), gives the median of each 10-minute block with its
+load, the RSS trend, and draws the plot.
 """
 import base64, csv, json, os, sys, time, urllib.error, urllib.request
 
@@ -123,6 +124,18 @@ def report(path, plot):
         b = [float(r[f"{kind}_ms"]) for r in last]
         summary[kind] = {"first_10min": {"median": round(pct(a, 0.5), 1), "p99": round(pct(a, 0.99), 1)},
                          "last_10min": {"median": round(pct(b, 0.5), 1), "p99": round(pct(b, 0.99), 1)}}
+    # Every 10-minute block, so a stretch shared with other work (its load
+    # is in the last column) can be told from drift.
+    blocks = {}
+    for r in rows:
+        blocks.setdefault(int(float(r["t"]) // 600), []).append(r)
+    summary["blocks"] = {
+        f"{b * 10}-{b * 10 + 10}min": {
+            **{kind: round(pct([float(r[f"{kind}_ms"]) for r in block], 0.5), 1) for kind in KINDS},
+            "load1": round(pct([float(r["load1"]) for r in block if r.get("load1")] or [float("nan")], 0.5), 2),
+        }
+        for b, block in sorted(blocks.items())
+    }
     print(json.dumps(summary, indent=1))
     import matplotlib
     matplotlib.use("Agg")
@@ -134,7 +147,7 @@ def report(path, plot):
         top.legend(loc="upper left", fontsize=8)
     top.set_ylabel("server RSS (MB)")
     top.set_ylim(bottom=0)
-    for kind in ["ingest", "decide", "readout", "funnel", "portal_export"]:
+    for kind in ["ingest", "decide", "profile", "readout", "funnel", "portal_export"]:
         bottom.plot([x / 60 for x in t], [float(r[f"{kind}_ms"]) for r in rows], label=kind, linewidth=0.8)
     bottom.set_yscale("log")
     bottom.set_ylabel("slowest probe per 10 s window (ms)")
