@@ -23,6 +23,21 @@ pub fn set_cursor(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Where the watcher may jump to when no workspace has a segment: the
+/// newest event, if past `cursor` (there is nothing to evaluate before it).
+pub fn skip_to(conn: &Connection, cursor: i64) -> Result<Option<i64>, StoreError> {
+    let any: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM segments)")?
+        .query_row([], |row| row.get(0))?;
+    if any {
+        return Ok(None);
+    }
+    let newest: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+        .query_row([], |row| row.get(0))?;
+    Ok(Some(newest.max(cursor)))
+}
+
 /// The recorded segments of each of `roots` (absent: none).
 pub fn recorded(
     conn: &Connection,

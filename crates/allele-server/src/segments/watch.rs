@@ -116,7 +116,18 @@ pub async fn pass(state: &AppState) -> Result<bool, StoreError> {
 }
 
 fn find(conn: &Connection) -> Result<Option<Found>, StoreError> {
-    let events = events_after(conn, segment_members::cursor(conn)?, PASS)?;
+    let cursor = segment_members::cursor(conn)?;
+    // Without any segment there is nothing to compare: move past the log
+    // without reading it.
+    if let Some(newest) = segment_members::skip_to(conn, cursor)? {
+        return Ok((newest > cursor).then(|| Found {
+            changes: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            last: newest,
+            full: false,
+        }));
+    }
+    let events = events_after(conn, cursor, PASS)?;
     let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(None);
     };
