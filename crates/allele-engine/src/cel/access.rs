@@ -95,7 +95,7 @@ impl Access {
 
     /// The slot's value in `input`; `path` is the one this plan was made
     /// from (only [`Access::Owned`] reads it). `None`: the path is missing.
-    #[inline]
+    #[inline(always)]
     pub fn fetch<'i>(&self, input: &'i DecisionInput, path: &SlotPath) -> Option<SlotValue<'i>> {
         let request = &input.request;
         let profile = &input.profile;
@@ -106,7 +106,7 @@ impl Access {
                 .iter()
                 .rev()
                 .find(|record| *record.purpose == **purpose && *record.channel == **channel)
-                .map(|record| SlotValue::Str(record.status.as_str())),
+                .map(|record| SlotValue::Consent(record.status)),
             Access::Segments => Some(SlotValue::Strings(&profile.segments)),
             Access::Touchpoint => Some(SlotValue::Str(&request.touchpoint)),
             Access::Channel => Some(SlotValue::Str(&request.channel)),
@@ -116,7 +116,7 @@ impl Access {
             Access::Missing => None,
             Access::Owned => InputResolver { input }
                 .resolve_owned(path)
-                .map(SlotValue::Owned),
+                .map(SlotValue::from_value),
         }
     }
 }
@@ -135,7 +135,7 @@ fn object_get<'j>(map: &'j Map<String, Json>, key: &str) -> Option<&'j Json> {
 }
 
 /// Walks the remaining keys through JSON objects, borrowing the leaf.
-#[inline]
+#[inline(always)]
 fn walk<'j>(mut json: &'j Json, keys: &[Arc<str>]) -> Option<SlotValue<'j>> {
     for key in keys {
         json = object_get(json.as_object()?, key)?;

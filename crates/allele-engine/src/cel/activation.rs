@@ -3,6 +3,8 @@
 //! by each slot's [`Access`](super::access::Access) plan or through a
 //! [`Resolver`] the caller provides.
 
+use std::sync::Arc;
+
 use super::compile::{SlotPath, SlotTable};
 use super::eval::EvalError;
 use super::slot::SlotValue;
@@ -17,7 +19,7 @@ pub trait Resolver {
     /// The same value, borrowed from the input where it can be: resolving a
     /// slot then allocates nothing. The default converts [`Resolver::resolve`].
     fn resolve_borrowed(&self, path: &SlotPath) -> Option<SlotValue<'_>> {
-        self.resolve(path).map(SlotValue::Owned)
+        self.resolve(path).map(SlotValue::from_value)
     }
 }
 
@@ -30,10 +32,6 @@ const INLINE_SLOTS: usize = 8;
 /// and the resolver's answer is stored exactly as returned, so it can be
 /// written in place.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the inline variant is the point: no allocation per activation"
-)]
 enum Cache<'a> {
     Inline([Option<Option<SlotValue<'a>>>; INLINE_SLOTS]),
     Heap(Vec<Option<Option<SlotValue<'a>>>>),
@@ -101,7 +99,10 @@ impl<'a> Activation<'a> {
                     .fetch(input, path),
                 Source::Resolver(resolver) => resolver.resolve_borrowed(path),
             };
-            return Ok(entry.insert(resolved));
+            // written in place, not through `Option::insert`: a slot value
+            // passed to a call goes through memory, and reading it back with
+            // wider loads than it was written with stalls
+            *entry = Some(resolved);
         }
         entry.as_mut().ok_or_else(unknown_slot)
     }
@@ -129,15 +130,16 @@ impl<'a> Activation<'a> {
         entry?.as_ref()?.as_ref()
     }
 
-    /// The slot as an owned value; the converted form replaces the borrowed
-    /// one, so a slot is converted at most once per activation.
+    /// The slot as an owned value; a borrowed string or list is converted
+    /// once and the converted form replaces it, so a slot is converted at
+    /// most once per activation.
     pub(super) fn slot_value(&mut self, id: u32) -> Result<Value, EvalError> {
         let entry = self.entry(id)?;
         match entry {
-            Some(SlotValue::Owned(value)) => Ok(value.clone()),
+            Some(slot) if slot.is_cheap() => Ok(slot.to_value()),
             Some(borrowed) => {
                 let value = borrowed.to_value();
-                *entry = Some(SlotValue::Owned(value.clone()));
+                *entry = Some(SlotValue::Owned(Arc::new(value.clone())));
                 Ok(value)
             }
             None => Err(self.missing(id)),
