@@ -90,19 +90,15 @@ impl<'a> Activation<'a> {
         .ok_or_else(unknown_slot)?;
         if entry.is_none() {
             let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
-            let resolved = match self.source {
+            match self.source {
                 Source::Input(input) => self
                     .table
                     .plans()
                     .get(index)
                     .ok_or_else(unknown_slot)?
-                    .fetch(input, path),
-                Source::Resolver(resolver) => resolver.resolve_borrowed(path),
-            };
-            // written in place, not through `Option::insert`: a slot value
-            // passed to a call goes through memory, and reading it back with
-            // wider loads than it was written with stalls
-            *entry = Some(resolved);
+                    .fetch_into(input, path, entry),
+                Source::Resolver(resolver) => *entry = Some(resolver.resolve_borrowed(path)),
+            }
         }
         entry.as_mut().ok_or_else(unknown_slot)
     }

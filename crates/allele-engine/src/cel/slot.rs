@@ -203,8 +203,8 @@ pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bo
         Some(test(left.as_str()?.cmp(right.as_str()?)))
     };
     match op {
-        BinaryOp::Eq => Some(left.as_str()? == right.as_str()?),
-        BinaryOp::Ne => Some(left.as_str()? != right.as_str()?),
+        BinaryOp::Eq => Some(same_text(left.as_str()?, right.as_str()?)),
+        BinaryOp::Ne => Some(!same_text(left.as_str()?, right.as_str()?)),
         BinaryOp::Lt => ordered(Ordering::is_lt),
         BinaryOp::Le => ordered(Ordering::is_le),
         BinaryOp::Gt => ordered(Ordering::is_gt),
@@ -214,22 +214,37 @@ pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bo
             // a string needle matches only equal strings.
             let needle = left.as_str()?;
             match right {
-                View::Strings(items) => Some(items.iter().any(|item| item == needle)),
+                View::Strings(items) => Some(items.iter().any(|item| same_text(item, needle))),
                 View::Value(Value::List(items)) => Some(
                     items
                         .iter()
-                        .any(|item| matches!(item, Value::String(s) if **s == *needle)),
+                        .any(|item| matches!(item, Value::String(s) if same_text(s, needle))),
                 ),
                 View::Json(Json::Array(items)) => Some(
                     items
                         .iter()
-                        .any(|item| matches!(item, Json::String(s) if s == needle)),
+                        .any(|item| matches!(item, Json::String(s) if same_text(s, needle))),
                 ),
                 _ => None,
             }
         }
         _ => None,
     }
+}
+
+/// String equality without a call to `memcmp` for the short strings rules
+/// compare (country codes, segment names, trait keys), where the call costs
+/// more than the comparison.
+#[inline(always)]
+pub(super) fn same_text(left: &str, right: &str) -> bool {
+    let (left, right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    if left.len() > 16 {
+        return left == right;
+    }
+    left.iter().zip(right).all(|(a, b)| a == b)
 }
 
 /// Numbers (across int, uint and double, as CEL compares them) and booleans.
