@@ -70,10 +70,7 @@ impl Frame<'_, '_> {
                 };
                 let answer = match fast_relation(*op, left, right) {
                     Some(answer) => answer,
-                    None => match binary(*op, &left.to_value(), &right.to_value()) {
-                        Ok(Value::Bool(answer)) => answer,
-                        _ => return None,
-                    },
+                    None => owned_relation(*op, left, right)?,
                 };
                 // `in` over a list costs its length; charged last, which only
                 // matters when the budget runs out, and then the general
@@ -88,17 +85,23 @@ impl Frame<'_, '_> {
                 let needle = self.peek(needle, needle_value.as_ref())?;
                 match needle.as_str() {
                     Some(text) => Some(set.contains(text)),
-                    None => match binary(BinaryOp::In, &needle.to_value(), set.list()) {
-                        Ok(Value::Bool(answer)) => Some(answer),
-                        _ => None,
-                    },
+                    None => owned_relation(BinaryOp::In, needle, View::Value(set.list())),
                 }
             }
             // charges its own step
-            other => match self.eval(other) {
-                Ok(Value::Bool(answer)) => Some(answer),
-                _ => None,
-            },
+            other => self.general(other),
+        }
+    }
+
+    /// A node this path does not know, on the general path. Kept out of
+    /// line (as is [`owned_relation`]) so that the values and errors it
+    /// handles do not widen the stack frame of every call of
+    /// [`Frame::test`].
+    #[inline(never)]
+    fn general(&mut self, node: &Node) -> Option<bool> {
+        match self.eval(node) {
+            Ok(Value::Bool(answer)) => Some(answer),
+            _ => None,
         }
     }
 
@@ -139,6 +142,15 @@ impl Frame<'_, '_> {
             Node::Slot(id) => Some(self.activation.peek(*id)?.view()),
             _ => None,
         }
+    }
+}
+
+/// A relation the views could not settle, on owned values.
+#[inline(never)]
+fn owned_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bool> {
+    match binary(op, &left.to_value(), &right.to_value()) {
+        Ok(Value::Bool(answer)) => Some(answer),
+        _ => None,
     }
 }
 
