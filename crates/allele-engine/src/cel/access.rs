@@ -121,7 +121,9 @@ impl Access {
     }
 }
 
-/// An activation's cache entry for one slot: `Some` once resolved.
+/// An activation's cache entry for one slot: `None` until resolved, then
+/// what the plan or resolver gave (`Some(None)`: the path is missing). The
+/// outer `Option` costs no space.
 pub(super) type Entry<'i> = Option<Option<SlotValue<'i>>>;
 
 impl Access {
