@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 
 use super::compile::{Root, SlotPath};
-use super::slot::SlotValue;
+use super::slot::{SlotValue, same_text};
 use crate::decide::DecisionInput;
 use crate::decide::InputResolver;
 
@@ -95,7 +95,7 @@ impl Access {
 
     /// The slot's value in `input`; `path` is the one this plan was made
     /// from (only [`Access::Owned`] reads it). `None`: the path is missing.
-    #[inline]
+    #[inline(always)]
     pub fn fetch<'i>(&self, input: &'i DecisionInput, path: &SlotPath) -> Option<SlotValue<'i>> {
         let request = &input.request;
         let profile = &input.profile;
@@ -106,7 +106,7 @@ impl Access {
                 .iter()
                 .rev()
                 .find(|record| *record.purpose == **purpose && *record.channel == **channel)
-                .map(|record| SlotValue::Str(record.status.as_str())),
+                .map(|record| SlotValue::Consent(record.status)),
             Access::Segments => Some(SlotValue::Strings(&profile.segments)),
             Access::Touchpoint => Some(SlotValue::Str(&request.touchpoint)),
             Access::Channel => Some(SlotValue::Str(&request.channel)),
@@ -116,7 +116,76 @@ impl Access {
             Access::Missing => None,
             Access::Owned => InputResolver { input }
                 .resolve_owned(path)
-                .map(SlotValue::Owned),
+                .map(SlotValue::from_value),
+        }
+    }
+}
+
+/// An activation's cache entry for one slot: `None` until resolved, then
+/// what the plan or resolver gave (`Some(None)`: the path is missing). The
+/// outer `Option` costs no space.
+pub(super) type Entry<'i> = Option<Option<SlotValue<'i>>>;
+
+impl Access {
+    /// [`Access::fetch`] written straight into the slot's cache entry. Each
+    /// arm stores its own variant: a value that comes out of a `match` or a
+    /// call is assembled in a stack temporary with narrow stores and copied
+    /// with one wide load, which waits for the stores to retire (a store
+    /// forwarding stall, most of the cost of resolving a slot).
+    #[inline(always)]
+    pub(super) fn fetch_into<'i>(
+        &self,
+        input: &'i DecisionInput,
+        path: &SlotPath,
+        out: &mut Entry<'i>,
+    ) {
+        let request = &input.request;
+        let profile = &input.profile;
+        match self {
+            Access::Trait { key, rest } => walk_into(object_get(&profile.traits, key), rest, out),
+            Access::Segments => *out = Some(Some(SlotValue::Strings(&profile.segments))),
+            Access::Touchpoint => *out = Some(Some(SlotValue::Str(&request.touchpoint))),
+            Access::Channel => *out = Some(Some(SlotValue::Str(&request.channel))),
+            Access::ProfileId => *out = Some(Some(SlotValue::Str(&profile.id))),
+            Access::ContextKey { key, rest } => {
+                walk_into(object_get(&request.context, key), rest, out);
+            }
+            Access::Computed { key, rest } => {
+                walk_into(object_get(&profile.computed, key), rest, out);
+            }
+            Access::Missing => *out = Some(None),
+            Access::Consent { .. } | Access::Owned => *out = Some(self.fetch(input, path)),
+        }
+    }
+}
+
+/// [`walk`] into a cache entry, one store per kind of leaf.
+#[inline(always)]
+fn walk_into<'j>(json: Option<&'j Json>, keys: &[Arc<str>], out: &mut Entry<'j>) {
+    let leaf = json.and_then(|mut json| {
+        for key in keys {
+            json = object_get(json.as_object()?, key)?;
+        }
+        Some(json)
+    });
+    let Some(json) = leaf else {
+        *out = Some(None);
+        return;
+    };
+    match json {
+        Json::String(s) => *out = Some(Some(SlotValue::Str(s))),
+        Json::Array(_) | Json::Object(_) => *out = Some(Some(SlotValue::Json(json))),
+        Json::Null => *out = Some(Some(SlotValue::Null)),
+        Json::Bool(b) => *out = Some(Some(SlotValue::Bool(*b))),
+        // as `SlotValue::from_json` (and `Value::from_json`) read numbers
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                *out = Some(Some(SlotValue::Int(i)));
+            } else if let Some(u) = n.as_u64() {
+                *out = Some(Some(SlotValue::Uint(u)));
+            } else {
+                *out = Some(Some(SlotValue::Double(n.as_f64().unwrap_or(f64::NAN))));
+            }
         }
     }
 }
@@ -128,14 +197,14 @@ fn object_get<'j>(map: &'j Map<String, Json>, key: &str) -> Option<&'j Json> {
     if map.len() <= 16 {
         return map
             .iter()
-            .find(|(name, _)| name.as_str() == key)
+            .find(|(name, _)| same_text(name, key))
             .map(|(_, value)| value);
     }
     map.get(key)
 }
 
 /// Walks the remaining keys through JSON objects, borrowing the leaf.
-#[inline]
+#[inline(always)]
 fn walk<'j>(mut json: &'j Json, keys: &[Arc<str>]) -> Option<SlotValue<'j>> {
     for key in keys {
         json = object_get(json.as_object()?, key)?;

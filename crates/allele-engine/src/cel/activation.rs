@@ -3,6 +3,9 @@
 //! by each slot's [`Access`](super::access::Access) plan or through a
 //! [`Resolver`] the caller provides.
 
+use std::sync::Arc;
+
+use super::access::Entry;
 use super::compile::{SlotPath, SlotTable};
 use super::eval::EvalError;
 use super::slot::SlotValue;
@@ -17,27 +20,13 @@ pub trait Resolver {
     /// The same value, borrowed from the input where it can be: resolving a
     /// slot then allocates nothing. The default converts [`Resolver::resolve`].
     fn resolve_borrowed(&self, path: &SlotPath) -> Option<SlotValue<'_>> {
-        self.resolve(path).map(SlotValue::Owned)
+        self.resolve(path).map(SlotValue::from_value)
     }
 }
 
 /// Slot tables of up to this many slots (a single rule, a small bundle) keep
 /// their cache inline, so a fresh activation allocates nothing.
 const INLINE_SLOTS: usize = 8;
-
-/// Per slot: `None` until resolved, then what the resolver returned
-/// (`Some(None)`: the path is missing). The outer `Option` costs no space,
-/// and the resolver's answer is stored exactly as returned, so it can be
-/// written in place.
-#[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the inline variant is the point: no allocation per activation"
-)]
-enum Cache<'a> {
-    Inline([Option<Option<SlotValue<'a>>>; INLINE_SLOTS]),
-    Heap(Vec<Option<Option<SlotValue<'a>>>>),
-}
 
 /// Where slots come from. A decision input is read by the slot table's
 /// plans, with no dynamic call and no matching of field names per slot.
@@ -51,7 +40,13 @@ enum Source<'a> {
 pub struct Activation<'a> {
     table: &'a SlotTable,
     source: Source<'a>,
-    cache: Cache<'a>,
+    /// The cache of a table of up to [`INLINE_SLOTS`] slots. Not an enum
+    /// of inline and heap storage: a fresh activation is then built in
+    /// place, where an enum was assembled in a temporary and copied with
+    /// loads that stalled on the stores that had just built it.
+    inline: [Entry<'a>; INLINE_SLOTS],
+    /// The cache of a larger table (empty otherwise).
+    heap: Vec<Entry<'a>>,
     pub(super) now: i128,
 }
 
@@ -69,15 +64,16 @@ impl<'a> Activation<'a> {
 
     #[inline]
     fn with_source(table: &'a SlotTable, source: Source<'a>, now_ms: i64) -> Self {
-        let cache = if table.len() <= INLINE_SLOTS {
-            Cache::Inline([const { None }; INLINE_SLOTS])
+        let heap = if table.len() <= INLINE_SLOTS {
+            Vec::new()
         } else {
-            Cache::Heap(vec![None; table.len()])
+            vec![None; table.len()]
         };
         Self {
             table,
             source,
-            cache,
+            inline: [const { None }; INLINE_SLOTS],
+            heap,
             now: i128::from(now_ms) * NANOS_PER_MILLI,
         }
     }
@@ -85,23 +81,23 @@ impl<'a> Activation<'a> {
     #[inline(always)]
     fn entry(&mut self, id: u32) -> Result<&mut Option<SlotValue<'a>>, EvalError> {
         let index = id as usize;
-        let entry = match &mut self.cache {
-            Cache::Inline(entries) => entries.get_mut(index),
-            Cache::Heap(entries) => entries.get_mut(index),
-        }
-        .ok_or_else(unknown_slot)?;
+        let entries = if self.heap.is_empty() {
+            &mut self.inline[..]
+        } else {
+            &mut self.heap[..]
+        };
+        let entry = entries.get_mut(index).ok_or_else(unknown_slot)?;
         if entry.is_none() {
             let path = self.table.paths().get(index).ok_or_else(unknown_slot)?;
-            let resolved = match self.source {
+            match self.source {
                 Source::Input(input) => self
                     .table
                     .plans()
                     .get(index)
                     .ok_or_else(unknown_slot)?
-                    .fetch(input, path),
-                Source::Resolver(resolver) => resolver.resolve_borrowed(path),
-            };
-            return Ok(entry.insert(resolved));
+                    .fetch_into(input, path, entry),
+                Source::Resolver(resolver) => *entry = Some(resolver.resolve_borrowed(path)),
+            }
         }
         entry.as_mut().ok_or_else(unknown_slot)
     }
@@ -122,22 +118,24 @@ impl<'a> Activation<'a> {
     /// A slot already resolved by [`Activation::slot`].
     #[inline(always)]
     pub(super) fn peek(&self, id: u32) -> Option<&SlotValue<'a>> {
-        let entry = match &self.cache {
-            Cache::Inline(entries) => entries.get(id as usize),
-            Cache::Heap(entries) => entries.get(id as usize),
+        let entries = if self.heap.is_empty() {
+            &self.inline[..]
+        } else {
+            &self.heap[..]
         };
-        entry?.as_ref()?.as_ref()
+        entries.get(id as usize)?.as_ref()?.as_ref()
     }
 
-    /// The slot as an owned value; the converted form replaces the borrowed
-    /// one, so a slot is converted at most once per activation.
+    /// The slot as an owned value; a borrowed string or list is converted
+    /// once and the converted form replaces it, so a slot is converted at
+    /// most once per activation.
     pub(super) fn slot_value(&mut self, id: u32) -> Result<Value, EvalError> {
         let entry = self.entry(id)?;
         match entry {
-            Some(SlotValue::Owned(value)) => Ok(value.clone()),
+            Some(slot) if slot.is_cheap() => Ok(slot.to_value()),
             Some(borrowed) => {
                 let value = borrowed.to_value();
-                *entry = Some(SlotValue::Owned(value.clone()));
+                *entry = Some(SlotValue::Owned(Arc::new(value.clone())));
                 Ok(value)
             }
             None => Err(self.missing(id)),

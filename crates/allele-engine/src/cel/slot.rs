@@ -19,49 +19,104 @@ use serde_json::Value as Json;
 use super::compile::Node;
 
 use super::parser::BinaryOp;
-use super::value::{Value, compare_numbers};
+use super::value::{Number, Value, compare};
+use crate::decide::ConsentStatus;
 
-/// What a slot resolved to.
+/// What a slot resolved to: 16 bytes (a tag and one word), so a resolved
+/// slot comes back in registers and is stored into the activation's cache
+/// with one write. A 32-byte [`Value`] there (its `i128` timestamps) was
+/// built in a stack temporary and copied, stalling on store forwarding;
+/// values that are not scalars or borrowed views sit behind an `Arc`.
 #[derive(Debug, Clone)]
 pub enum SlotValue<'a> {
-    /// Scalars, and composite values the resolver had to build.
-    Owned(Value),
-    Str(&'a str),
-    /// A JSON array or object (scalars arrive as `Owned` or `Str`).
+    Null,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    /// A string of the input.
+    Str(&'a String),
+    /// A consent record's status.
+    Consent(ConsentStatus),
+    /// A JSON array or object (scalars arrive as scalars or `Str`).
     Json(&'a Json),
     /// A list of strings kept as such in the input (`profile.segments`).
-    Strings(&'a [String]),
+    Strings(&'a Vec<String>),
+    /// Any other value: built by a resolver, or a borrowed slot converted
+    /// once by the general evaluator.
+    Owned(Arc<Value>),
 }
+
+// what the activation's cache holds per slot: kept to two words, see above
+const _: () = assert!(size_of::<Option<Option<SlotValue<'static>>>>() <= 16);
 
 impl<'a> SlotValue<'a> {
     /// Borrows what can be borrowed: strings, arrays and objects.
+    #[inline(always)]
     pub fn from_json(json: &'a Json) -> SlotValue<'a> {
         match json {
             Json::String(s) => SlotValue::Str(s),
             Json::Array(_) | Json::Object(_) => SlotValue::Json(json),
-            scalar => SlotValue::Owned(Value::from_json(scalar)),
+            Json::Null => SlotValue::Null,
+            Json::Bool(b) => SlotValue::Bool(*b),
+            // as `Value::from_json` reads numbers
+            Json::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    SlotValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    SlotValue::Uint(u)
+                } else {
+                    SlotValue::Double(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+        }
+    }
+
+    /// A value a resolver built: scalars are kept as such.
+    pub fn from_value(value: Value) -> SlotValue<'static> {
+        match value {
+            Value::Null => SlotValue::Null,
+            Value::Bool(b) => SlotValue::Bool(b),
+            Value::Int(i) => SlotValue::Int(i),
+            Value::Uint(u) => SlotValue::Uint(u),
+            Value::Double(d) => SlotValue::Double(d),
+            other => SlotValue::Owned(Arc::new(other)),
         }
     }
 
     /// The owned value the evaluator's general path works on.
     pub fn to_value(&self) -> Value {
-        match self {
-            SlotValue::Owned(value) => value.clone(),
-            SlotValue::Str(s) => Value::string(s),
-            SlotValue::Json(json) => Value::from_json(json),
-            SlotValue::Strings(items) => {
-                Value::List(items.iter().map(|s| Value::string(s)).collect())
-            }
-        }
+        self.view().to_value().into_owned()
+    }
+
+    /// Whether [`SlotValue::to_value`] copies no more than a word or a
+    /// reference count, so the converted form need not be kept.
+    #[inline]
+    pub fn is_cheap(&self) -> bool {
+        matches!(
+            self,
+            SlotValue::Null
+                | SlotValue::Bool(_)
+                | SlotValue::Int(_)
+                | SlotValue::Uint(_)
+                | SlotValue::Double(_)
+                | SlotValue::Owned(_)
+        )
     }
 
     #[inline(always)]
     pub fn view(&self) -> View<'_> {
         match self {
-            SlotValue::Owned(value) => View::Value(value),
+            SlotValue::Null => View::Null,
+            SlotValue::Bool(b) => View::Bool(*b),
+            SlotValue::Int(i) => View::Number(Number::Int(*i)),
+            SlotValue::Uint(u) => View::Number(Number::Uint(*u)),
+            SlotValue::Double(d) => View::Number(Number::Double(*d)),
             SlotValue::Str(s) => View::Str(s),
+            SlotValue::Consent(status) => View::Str(status.as_str()),
             SlotValue::Json(json) => View::Json(json),
             SlotValue::Strings(items) => View::Strings(items),
+            SlotValue::Owned(value) => View::Value(value),
         }
     }
 }
@@ -70,9 +125,19 @@ impl<'a> SlotValue<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum View<'v> {
     Value(&'v Value),
+    Null,
+    Bool(bool),
+    Number(Number),
     Str(&'v str),
     Json(&'v Json),
     Strings(&'v [String]),
+}
+
+/// A boolean or a number, the operands [`scalar_relation`] settles.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Bool(bool),
+    Number(Number),
 }
 
 impl<'v> View<'v> {
@@ -81,6 +146,17 @@ impl<'v> View<'v> {
         match self {
             View::Str(s) => Some(s),
             View::Value(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn scalar(self) -> Option<Scalar> {
+        match self {
+            View::Bool(b) => Some(Scalar::Bool(b)),
+            View::Value(Value::Bool(b)) => Some(Scalar::Bool(*b)),
+            View::Number(n) => Some(Scalar::Number(n)),
+            View::Value(value) => Number::of(value).map(Scalar::Number),
             _ => None,
         }
     }
@@ -100,6 +176,9 @@ impl<'v> View<'v> {
     pub fn to_value(self) -> Cow<'v, Value> {
         match self {
             View::Value(value) => Cow::Borrowed(value),
+            View::Null => Cow::Owned(Value::Null),
+            View::Bool(b) => Cow::Owned(Value::Bool(b)),
+            View::Number(n) => Cow::Owned(n.to_value()),
             View::Str(s) => Cow::Owned(Value::string(s)),
             View::Json(json) => Cow::Owned(Value::from_json(json)),
             View::Strings(items) => Cow::Owned(Value::List(
@@ -114,15 +193,18 @@ impl<'v> View<'v> {
 /// any error) exactly as before.
 #[inline]
 pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bool> {
-    if let (View::Value(a), View::Value(b)) = (left, right) {
+    if let (Some(a), Some(b)) = (left.scalar(), right.scalar()) {
         return scalar_relation(op, a, b);
+    }
+    if let (View::Value(_), View::Value(_)) = (left, right) {
+        return None;
     }
     let ordered = |test: fn(Ordering) -> bool| -> Option<bool> {
         Some(test(left.as_str()?.cmp(right.as_str()?)))
     };
     match op {
-        BinaryOp::Eq => Some(left.as_str()? == right.as_str()?),
-        BinaryOp::Ne => Some(left.as_str()? != right.as_str()?),
+        BinaryOp::Eq => Some(same_text(left.as_str()?, right.as_str()?)),
+        BinaryOp::Ne => Some(!same_text(left.as_str()?, right.as_str()?)),
         BinaryOp::Lt => ordered(Ordering::is_lt),
         BinaryOp::Le => ordered(Ordering::is_le),
         BinaryOp::Gt => ordered(Ordering::is_gt),
@@ -132,16 +214,16 @@ pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bo
             // a string needle matches only equal strings.
             let needle = left.as_str()?;
             match right {
-                View::Strings(items) => Some(items.iter().any(|item| item == needle)),
+                View::Strings(items) => Some(items.iter().any(|item| same_text(item, needle))),
                 View::Value(Value::List(items)) => Some(
                     items
                         .iter()
-                        .any(|item| matches!(item, Value::String(s) if **s == *needle)),
+                        .any(|item| matches!(item, Value::String(s) if same_text(s, needle))),
                 ),
                 View::Json(Json::Array(items)) => Some(
                     items
                         .iter()
-                        .any(|item| matches!(item, Json::String(s) if s == needle)),
+                        .any(|item| matches!(item, Json::String(s) if same_text(s, needle))),
                 ),
                 _ => None,
             }
@@ -150,21 +232,37 @@ pub fn fast_relation(op: BinaryOp, left: View<'_>, right: View<'_>) -> Option<bo
     }
 }
 
+/// String equality without a call to `memcmp` for the short strings rules
+/// compare (country codes, segment names, trait keys), where the call costs
+/// more than the comparison.
+#[inline(always)]
+pub(super) fn same_text(left: &str, right: &str) -> bool {
+    let (left, right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    if left.len() > 16 {
+        return left == right;
+    }
+    left.iter().zip(right).all(|(a, b)| a == b)
+}
+
 /// Numbers (across int, uint and double, as CEL compares them) and booleans.
 #[inline]
-fn scalar_relation(op: BinaryOp, left: &Value, right: &Value) -> Option<bool> {
-    if let (Value::Bool(a), Value::Bool(b)) = (left, right) {
-        return match op {
-            BinaryOp::Eq => Some(a == b),
-            BinaryOp::Ne => Some(a != b),
-            _ => None,
-        };
-    }
-    if !(is_number(left) && is_number(right)) {
-        return None;
-    }
+fn scalar_relation(op: BinaryOp, left: Scalar, right: Scalar) -> Option<bool> {
+    let (left, right) = match (left, right) {
+        (Scalar::Bool(a), Scalar::Bool(b)) => {
+            return match op {
+                BinaryOp::Eq => Some(a == b),
+                BinaryOp::Ne => Some(a != b),
+                _ => None,
+            };
+        }
+        (Scalar::Number(a), Scalar::Number(b)) => (a, b),
+        _ => return None,
+    };
     // `None` is NaN: unordered, unequal
-    let ordering = compare_numbers(left, right);
+    let ordering = compare(left, right);
     match op {
         BinaryOp::Eq => Some(ordering == Some(Ordering::Equal)),
         BinaryOp::Ne => Some(ordering != Some(Ordering::Equal)),
@@ -177,10 +275,6 @@ fn scalar_relation(op: BinaryOp, left: &Value, right: &Value) -> Option<bool> {
         )),
         _ => None,
     }
-}
-
-fn is_number(value: &Value) -> bool {
-    matches!(value, Value::Int(_) | Value::Uint(_) | Value::Double(_))
 }
 
 /// Constant lists at least this long get a sorted index for `in`; shorter

@@ -141,37 +141,70 @@ impl Value {
     }
 }
 
+/// A number of any of CEL's three kinds, copied out of wherever it lies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+}
+
+impl Number {
+    #[inline]
+    pub fn of(value: &Value) -> Option<Number> {
+        match value {
+            Value::Int(i) => Some(Number::Int(*i)),
+            Value::Uint(u) => Some(Number::Uint(*u)),
+            Value::Double(d) => Some(Number::Double(*d)),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(self) -> Value {
+        match self {
+            Number::Int(i) => Value::Int(i),
+            Number::Uint(u) => Value::Uint(u),
+            Number::Double(d) => Value::Double(d),
+        }
+    }
+}
+
 /// CEL's heterogeneous numeric comparison: ints, uints and doubles compare
 /// by their mathematical value. `None` means "not comparable" (including NaN).
 pub fn compare_numbers(left: &Value, right: &Value) -> Option<Ordering> {
+    compare(Number::of(left)?, Number::of(right)?)
+}
+
+/// [`compare_numbers`] on numbers already taken out of their values.
+#[inline]
+pub fn compare(left: Number, right: Number) -> Option<Ordering> {
     match (left, right) {
-        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
-        (Value::Uint(a), Value::Uint(b)) => Some(a.cmp(b)),
-        (Value::Int(a), Value::Uint(b)) => Some(i128::from(*a).cmp(&i128::from(*b))),
-        (Value::Uint(a), Value::Int(b)) => Some(i128::from(*a).cmp(&i128::from(*b))),
-        (Value::Double(a), Value::Double(b)) => a.partial_cmp(b),
-        (Value::Double(a), other) => compare_double_exact(*a, other),
-        (other, Value::Double(b)) => compare_double_exact(*b, other).map(Ordering::reverse),
-        _ => None,
+        (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+        (Number::Uint(a), Number::Uint(b)) => Some(a.cmp(&b)),
+        (Number::Int(a), Number::Uint(b)) => Some(i128::from(a).cmp(&i128::from(b))),
+        (Number::Uint(a), Number::Int(b)) => Some(i128::from(a).cmp(&i128::from(b))),
+        (Number::Double(a), Number::Double(b)) => a.partial_cmp(&b),
+        (Number::Double(a), other) => compare_double_exact(a, other),
+        (other, Number::Double(b)) => compare_double_exact(b, other).map(Ordering::reverse),
     }
 }
 
 /// Compares a double with an int or uint without the rounding of `as f64`.
-fn compare_double_exact(double: f64, integer: &Value) -> Option<Ordering> {
+fn compare_double_exact(double: f64, integer: Number) -> Option<Ordering> {
     if double.is_nan() {
         return None;
     }
     let wide = match integer {
-        Value::Int(i) => i128::from(*i),
-        Value::Uint(u) => i128::from(*u),
-        _ => return None,
+        Number::Int(i) => i128::from(i),
+        Number::Uint(u) => i128::from(u),
+        Number::Double(_) => return None,
     };
     // CEL's rule (as cel-go and the conformance suite have it): a double
     // outside the integer type's range is greater or smaller than every
     // value of it; inside, the integer converts to double. At the edge this
     // rounds: `dyn(9223372036854775807) < 9223372036854775808.0` is false.
     let (low, high) = match integer {
-        Value::Int(_) => (i64::MIN as f64, i64::MAX as f64),
+        Number::Int(_) => (i64::MIN as f64, i64::MAX as f64),
         _ => (0.0, u64::MAX as f64),
     };
     if double < low {

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::Access;
+use crate::cel::SlotValue;
 use crate::cel::{Root, SlotPath, SlotTable};
 use crate::decide::{DecisionInput, InputResolver};
 
@@ -103,12 +104,22 @@ fn plans_agree_with_the_owned_walk() {
         .chain(CONTEXT_PATHS.iter().map(|keys| path(Root::Context, keys)));
     let mut present = 0;
     for path in paths {
-        let planned = Access::plan(&path).fetch(&input, &path);
+        let plan = Access::plan(&path);
+        let planned = plan.fetch(&input, &path);
         let reference = owned.resolve_owned(&path);
         assert_eq!(
             planned.as_ref().map(|slot| slot.to_value()),
             reference,
             "{path}"
+        );
+        // what an activation stores (written in place, arm by arm) is the
+        // same value, over an entry that held something else before
+        let mut entry = Some(Some(SlotValue::Int(-1)));
+        plan.fetch_into(&input, &path, &mut entry);
+        assert_eq!(
+            entry.map(|slot| slot.map(|slot| slot.to_value())),
+            Some(reference.clone()),
+            "{path} in place"
         );
         present += usize::from(reference.is_some());
     }

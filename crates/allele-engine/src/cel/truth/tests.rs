@@ -142,6 +142,24 @@ const ATOMS: &[&str] = &[
     "true",
     "false",
     "1 / 0 == 1",
+    // shapes the fast path settles without views, and near misses of them
+    "profile.traits.age == 34",
+    "profile.traits.age != 18",
+    "profile.traits.neg <= -2",
+    "profile.traits.big == 1",
+    "profile.traits.ltv == 830",
+    "profile.traits.flag == false",
+    "profile.traits.flag >= true",
+    "profile.traits.country == true",
+    "profile.traits.age in [34, 35]",
+    "profile.traits.missing in ['a']",
+    "profile.traits.missing != 3",
+    "profile.id in ['customer-42']",
+    "context.touchpoint in []",
+    "profile.consent['dpv:DirectMarketing'].email in ['withdrawn']",
+    "'a' in profile.traits.tags",
+    "'vip' in profile.traits.missing",
+    "'vip' in profile.id",
 ];
 
 fn expression() -> impl Strategy<Value = String> {
