@@ -38,7 +38,7 @@ pub mod writer;
 use allele_types::segment::Message;
 use rusqlite::OpenFlags;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -123,7 +123,11 @@ impl Drop for SqliteStore {
 /// WAL bytes after which the checkpointer copies pages back into the database.
 const CHECKPOINT_AT_BYTES: u64 = 32 << 20;
 
-fn spawn_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+fn spawn_checkpointer(
+    path: &Path,
+    stop: Arc<AtomicBool>,
+    backlog: Arc<AtomicU64>,
+) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(1))?;
     let wal = path.with_extension("db-wal");
@@ -136,10 +140,14 @@ fn spawn_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> Result<(), StoreErr
                 if size < CHECKPOINT_AT_BYTES {
                     continue;
                 }
-                // PASSIVE never blocks the writer; it copies what it can.
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "background checkpoint failed; will retry");
+                // PASSIVE never blocks the writer; it copies what it can,
+                // and what it could not tells the writer whether finishing
+                // the job is cheap.
+                match writer::passive_checkpoint(&conn) {
+                    Ok(left) => backlog.store(left, Ordering::Relaxed),
+                    Err(error) => {
+                        tracing::warn!(%error, "background checkpoint failed; will retry")
+                    }
                 }
             }
         })?;
@@ -177,8 +185,9 @@ impl SqliteStore {
         // Checkpoints run on their own thread so the writer only appends.
         conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
         let stop = Arc::new(AtomicBool::new(false));
-        spawn_checkpointer(&path, Arc::clone(&stop))?;
-        let (writer, _thread) = writer::spawn(conn)?;
+        let backlog = Arc::new(AtomicU64::new(0));
+        spawn_checkpointer(&path, Arc::clone(&stop), Arc::clone(&backlog))?;
+        let (writer, _thread) = writer::spawn(conn, backlog)?;
         Ok(SqliteStore {
             path,
             writer,

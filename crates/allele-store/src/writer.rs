@@ -10,6 +10,8 @@
 use crate::StoreError;
 use crate::cache::IdentityCache;
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -55,7 +57,12 @@ impl WriterHandle {
     }
 }
 
-pub fn spawn(conn: Connection) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
+/// `backlog` is the WAL frames the background checkpointer had not yet
+/// copied when it last ran (see [`restart_wal_if_large`]).
+pub fn spawn(
+    conn: Connection,
+    backlog: Arc<AtomicU64>,
+) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
     // Loaded by the first group, on the writer thread: a process that only
     // reads (`allele report`) never pays for it, and `serve` writes once
     // before it listens, so it is warm before the first request.
@@ -64,11 +71,16 @@ pub fn spawn(conn: Connection) -> Result<(WriterHandle, std::thread::JoinHandle<
     let (sender, receiver) = mpsc::sync_channel(QUEUE_DEPTH);
     let thread = std::thread::Builder::new()
         .name("allele-writer".into())
-        .spawn(move || run(conn, cache, receiver))?;
+        .spawn(move || run(conn, cache, receiver, &backlog))?;
     Ok((WriterHandle { sender }, thread))
 }
 
-fn run(mut conn: Connection, mut cache: IdentityCache, receiver: Receiver<Job>) {
+fn run(
+    mut conn: Connection,
+    mut cache: IdentityCache,
+    receiver: Receiver<Job>,
+    backlog: &AtomicU64,
+) {
     while let Ok(first) = receiver.recv() {
         let started = Instant::now();
         let mut weight = first.weight;
@@ -83,6 +95,7 @@ fn run(mut conn: Connection, mut cache: IdentityCache, receiver: Receiver<Job>) 
             }
         }
         commit_group(&mut conn, &mut cache, group, weight);
+        restart_wal_if_large(&conn, backlog);
     }
     tracing::debug!("writer stopped: all handles dropped");
 }
@@ -136,7 +149,6 @@ fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job
     if outcome.is_err() {
         cache.mark_stale();
     }
-    restart_wal_if_large(conn);
     metrics::histogram!("allele_commit_seconds").record(started.elapsed().as_secs_f64());
     // Applying the jobs vs `COMMIT` (the WAL write and its fsync).
     metrics::histogram!("allele_commit_apply_seconds")
@@ -159,18 +171,41 @@ fn commit_group(conn: &mut Connection, cache: &mut IdentityCache, group: Vec<Job
 /// WAL size at which the writer itself checkpoints between groups.
 const RESTART_WAL_AT_BYTES: u64 = 96 << 20;
 
+/// The most WAL frames the writer copies itself (32 MB of 4 KB pages).
+const WRITER_CATCH_UP_FRAMES: u64 = 8_192;
+
+/// A WAL this large is checkpointed by the writer whatever the backlog.
+const WAL_HARD_LIMIT_BYTES: u64 = 1 << 30;
+
 /// The background checkpointer copies pages while the writer appends, but
 /// only a checkpoint that catches up with the last frame lets the log start
-/// over. Between groups the writer is idle, so it finishes the (mostly done)
-/// job itself; `journal_size_limit` then trims the file.
-fn restart_wal_if_large(conn: &Connection) {
+/// over. Between groups the writer is idle, so it finishes the job itself,
+/// but only once the background thread has copied nearly everything: while
+/// a long read (a report scanning millions of rows) pins an old snapshot,
+/// nothing past it can be copied, the backlog grows, and a writer that
+/// copied it all after the read ended stalled every write behind it for
+/// hundreds of milliseconds. `journal_size_limit` then trims the file.
+fn restart_wal_if_large(conn: &Connection, backlog: &AtomicU64) {
     let Some(path) = conn.path() else { return };
     let wal = format!("{path}-wal");
     let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    if size < RESTART_WAL_AT_BYTES {
+    if size < RESTART_WAL_AT_BYTES
+        || (backlog.load(Ordering::Relaxed) > WRITER_CATCH_UP_FRAMES && size < WAL_HARD_LIMIT_BYTES)
+    {
         return;
     }
-    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(%error, "writer checkpoint failed; will retry");
+    match passive_checkpoint(conn) {
+        Ok(left) => backlog.store(left, Ordering::Relaxed),
+        Err(error) => tracing::warn!(%error, "writer checkpoint failed; will retry"),
     }
+}
+
+/// A `PASSIVE` checkpoint (it never waits for readers or the writer); the
+/// frames it could not copy.
+pub(crate) fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<u64> {
+    let (log, copied): (i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get(1)?, row.get(2)?))
+        })?;
+    Ok(u64::try_from(log - copied).unwrap_or(0))
 }
